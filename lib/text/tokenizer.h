@@ -55,9 +55,12 @@ class Tokenizer {
  public:
   // Parses tokenizer.json (and tokenizer_config.json when `config_path` is non-empty).
   // A malformed or unsupported file is an InvalidArgument / NotFound error naming the file and
-  // the offending field.
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFiles(const std::string& tokenizer_json_path,
-                                                              const std::string& config_path);
+  // the offending field. Supported (everything else is an error naming the type): model BPE
+  // over a byte-level vocabulary; normalizer NFC/NFD/NFKC/NFKD/Sequence; pre-tokenizer
+  // Split/ByteLevel/Sequence (ByteLevel last); post-processor ByteLevel/TemplateProcessing/
+  // Sequence; decoder ByteLevel. Loading a 10 MB tokenizer.json takes a few hundred ms.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFiles(
+      const std::string& tokenizer_json_path, const std::string& config_path);
   // Same, from the file contents (config_json may be empty).
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view tokenizer_json,
                                                              std::string_view config_json);
@@ -66,12 +69,17 @@ class Tokenizer {
 
   // Text to ids, as HF's `tokenizer.encode(text, add_special_tokens)`: added/special tokens in
   // the text are recognised, the normalizer and pre-tokenizers run on the rest, then BPE, then
-  // (if add_special_tokens) the post-processor's template (e.g. Llama 3's BOS).
+  // (if add_special_tokens) the post-processor's template (e.g. Llama 3's BOS). HF only takes
+  // valid strings: bytes that are not UTF-8 are first repaired as Utf8Lossy does, which is
+  // what a client converting them to a string would have sent.
   virtual std::vector<TokenId> Encode(std::string_view text, bool add_special_tokens) const = 0;
 
   // Ids to text, as HF's `tokenizer.decode(ids, skip_special_tokens)`, including its lossy
   // handling of byte sequences that are not valid UTF-8 (each maximal invalid subpart becomes
-  // U+FFFD). An id outside [0, VocabSize()) is an OutOfRange error naming the id.
+  // U+FFFD). An id outside [0, VocabSize()) is an OutOfRange error naming the id: HF skips
+  // such ids silently, but here one means a caller's bug (e.g. a model whose embedding is
+  // larger than the vocabulary sampled a padding row), which should not vanish. An id inside
+  // the range that names no token (a hole in the id space) decodes to nothing, as in HF.
   virtual absl::StatusOr<std::string> Decode(const std::vector<TokenId>& ids,
                                              bool skip_special_tokens) const = 0;
 
@@ -89,7 +97,11 @@ class Tokenizer {
   // The id of an exact vocabulary or added-token string, if any.
   virtual std::optional<TokenId> TokenToId(std::string_view token) const = 0;
 
+  // Whether Decode(skip_special_tokens=true) drops the id (HF: its string is a special added
+  // token's).
   virtual bool IsSpecial(TokenId id) const = 0;
+  // tokenizer.json's added tokens, one per content, with the ids HF gives them on load (the
+  // file's ids for every file we ship; see AssignAddedTokenIds in tokenizer.cc).
   virtual const std::vector<AddedToken>& AddedTokens() const = 0;
   virtual const TokenizerConfig& Config() const = 0;
 

@@ -1,0 +1,52 @@
+#include "lib/text/normalizer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace r1serve::text {
+namespace {
+
+std::string Normalize(const std::string& json, const std::string& text) {
+  absl::StatusOr<std::unique_ptr<Normalizer>> n = Normalizer::FromJson(nlohmann::json::parse(json));
+  EXPECT_TRUE(n.ok()) << n.status();
+  if (!n.ok() || *n == nullptr) return text;
+  std::string storage;
+  return std::string((*n)->Normalize(text, &storage));
+}
+
+TEST(NormalizerTest, Forms) {
+  EXPECT_EQ(Normalize(R"({"type": "NFC"})", "cafe\u0301 \u212B"), "caf\u00E9 \u00C5");
+  EXPECT_EQ(Normalize(R"({"type": "NFD"})", "caf\u00E9"), "cafe\u0301");
+  EXPECT_EQ(Normalize(R"({"type": "NFKC"})", "\uFB01 x\u00B2"), "fi x2");
+  EXPECT_EQ(Normalize(R"({"type": "NFKD"})", "\u00BD"), "1\u20442");
+  EXPECT_EQ(Normalize(R"({"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "NFC"}]})",
+                      "A\u030A"),
+            "\u00C5");
+}
+
+TEST(NormalizerTest, UsesHfsUnicode9Tables) {
+  // HF tokenizers 0.22.2 leaves these alone: U+11935 U+11930 compose to U+11938 only since
+  // Unicode 13, and U+1DF6 (Unicode 10) has no combining class in Unicode 9 data.
+  EXPECT_EQ(Normalize(R"({"type": "NFC"})", "\U00011935\U00011930"), "\U00011935\U00011930");
+  EXPECT_EQ(Normalize(R"({"type": "NFC"})", "a\u1DF6\u0316"), "a\u1DF6\u0316");
+  EXPECT_EQ(Normalize(R"({"type": "NFC"})", "a\u0301\u0316"), "\u00E1\u0316");  // 9.0 data
+}
+
+TEST(NormalizerTest, NoOpNormalizersAreNull) {
+  EXPECT_EQ(*Normalizer::FromJson(nullptr), nullptr);
+  EXPECT_EQ(
+      *Normalizer::FromJson(nlohmann::json::parse(R"({"type": "Sequence", "normalizers": []})")),
+      nullptr);
+}
+
+TEST(NormalizerTest, UnsupportedTypeIsAnError) {
+  absl::StatusOr<std::unique_ptr<Normalizer>> n =
+      Normalizer::FromJson(nlohmann::json::parse(R"({"type": "BertNormalizer"})"));
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(n.status().message()), ::testing::HasSubstr("\"BertNormalizer\""));
+}
+
+}  // namespace
+}  // namespace r1serve::text

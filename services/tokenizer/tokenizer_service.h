@@ -1,0 +1,93 @@
+// The gRPC TokenizerService (proto/r1serve/v1/tokenizer.proto) over lib/text: translates
+// messages to lib/text calls and back, checks limits, and counts what it does. All the
+// tokenization logic lives in lib/text.
+//
+//   ASSIGN_OR_RETURN(ServedTokenizer served, LoadServedTokenizer("r1", "/models/r1"));
+//   TokenizerService service(&host, std::move(served), TokenizerLimits{});
+//   host.AddService(&service);
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "lib/rpc/service_host.h"
+#include "lib/text/tokenizer.h"
+#include "r1serve/v1/tokenizer.grpc.pb.h"
+
+namespace r1serve::services {
+
+// A loaded tokenizer and the name clients ask for it by.
+struct ServedTokenizer {
+  std::string model_name;
+  std::string fingerprint;  // SHA-256 of tokenizer.json
+  std::unique_ptr<const text::Tokenizer> tokenizer;
+};
+
+// `path` is a tokenizer.json file or a folder holding tokenizer.json; tokenizer_config.json is
+// taken from `config_path` when given, else from beside tokenizer.json when it exists.
+absl::StatusOr<ServedTokenizer> LoadServedTokenizer(std::string model_name, const std::string& path,
+                                                    const std::string& config_path);
+
+// Request size limits: oversize requests are INVALID_ARGUMENT naming the limit, before any work.
+struct TokenizerLimits {
+  int64_t max_text_bytes = int64_t{8} << 20;  // one text (Encode, CountTokens, chat total)
+  int64_t max_batch_items = 4096;             // EncodeBatch texts, DecodeBatch sequences
+  int64_t max_token_ids = int64_t{1} << 22;   // ids in one Decode or Detokenize message
+};
+
+class TokenizerService final : public v1::TokenizerService::CallbackService {
+ public:
+  TokenizerService(rpc::ServiceHost* host, ServedTokenizer served, TokenizerLimits limits);
+
+  grpc::ServerUnaryReactor* Encode(grpc::CallbackServerContext* context,
+                                   const v1::EncodeRequest* request,
+                                   v1::EncodeResponse* response) override;
+  grpc::ServerUnaryReactor* EncodeBatch(grpc::CallbackServerContext* context,
+                                        const v1::EncodeBatchRequest* request,
+                                        v1::EncodeBatchResponse* response) override;
+  grpc::ServerUnaryReactor* Decode(grpc::CallbackServerContext* context,
+                                   const v1::TokenizerDecodeRequest* request,
+                                   v1::TokenizerDecodeResponse* response) override;
+  grpc::ServerUnaryReactor* DecodeBatch(grpc::CallbackServerContext* context,
+                                        const v1::TokenizerDecodeBatchRequest* request,
+                                        v1::TokenizerDecodeBatchResponse* response) override;
+  grpc::ServerUnaryReactor* ApplyChatTemplate(grpc::CallbackServerContext* context,
+                                              const v1::ApplyChatTemplateRequest* request,
+                                              v1::ApplyChatTemplateResponse* response) override;
+  grpc::ServerUnaryReactor* CountTokens(grpc::CallbackServerContext* context,
+                                        const v1::CountTokensRequest* request,
+                                        v1::CountTokensResponse* response) override;
+  grpc::ServerBidiReactor<v1::DetokenizeRequest, v1::DetokenizeResponse>* Detokenize(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
+                                 const v1::TokenizerInfoRequest* request,
+                                 v1::TokenizerInfoResponse* response) override;
+
+ private:
+  friend class DetokenizeReactor;
+
+  // The tokenizer a request's `model` names: NOT_FOUND for a name this server does not serve.
+  absl::StatusOr<const text::Tokenizer*> Resolve(const std::string& model) const;
+  // Admission, then `handler` (which fills the response), then Finish with its status.
+  template <typename Handler>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, Handler&& handler);
+
+  absl::Status CheckText(std::string_view text) const;
+  absl::Status CheckIds(const google::protobuf::RepeatedField<int32_t>& ids,
+                        const text::Tokenizer& tokenizer) const;
+
+  rpc::ServiceHost* const host_;
+  const ServedTokenizer served_;
+  const TokenizerLimits limits_;
+
+  prometheus::Counter& encoded_tokens_;
+  prometheus::Counter& encoded_bytes_;
+  prometheus::Counter& decoded_tokens_;
+  prometheus::Gauge& detokenize_streams_;
+};
+
+}  // namespace r1serve::services
