@@ -174,18 +174,25 @@ absl::Status TokenizerService::CheckIds(const google::protobuf::RepeatedField<in
   return absl::OkStatus();
 }
 
+std::vector<text::TokenId> TokenizerService::EncodeCounted(const text::Tokenizer& tokenizer,
+                                                           std::string_view text,
+                                                           bool add_special_tokens) {
+  std::vector<text::TokenId> ids = tokenizer.Encode(text, add_special_tokens);
+  encoded_tokens_.Increment(ids.size());
+  encoded_bytes_.Increment(text.size());
+  return ids;
+}
+
 grpc::ServerUnaryReactor* TokenizerService::Encode(grpc::CallbackServerContext* context,
                                                    const v1::EncodeRequest* request,
                                                    v1::EncodeResponse* response) {
   return Unary(context, [&]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     RETURN_IF_ERROR(CheckText(request->text()));
-    std::vector<text::TokenId> ids = tokenizer->Encode(
-        request->text(),
+    std::vector<text::TokenId> ids = EncodeCounted(
+        *tokenizer, request->text(),
         AddSpecial(request->has_add_special_tokens(), request->add_special_tokens()));
     response->mutable_token_ids()->Add(ids.begin(), ids.end());
-    encoded_tokens_.Increment(ids.size());
-    encoded_bytes_.Increment(request->text().size());
     return absl::OkStatus();
   });
 }
@@ -204,10 +211,8 @@ grpc::ServerUnaryReactor* TokenizerService::EncodeBatch(grpc::CallbackServerCont
     const bool add_special =
         AddSpecial(request->has_add_special_tokens(), request->add_special_tokens());
     for (const std::string& text : request->texts()) {
-      std::vector<text::TokenId> ids = tokenizer->Encode(text, add_special);
+      std::vector<text::TokenId> ids = EncodeCounted(*tokenizer, text, add_special);
       response->add_results()->mutable_ids()->Add(ids.begin(), ids.end());
-      encoded_tokens_.Increment(ids.size());
-      encoded_bytes_.Increment(text.size());
     }
     return absl::OkStatus();
   });
@@ -279,10 +284,10 @@ grpc::ServerUnaryReactor* TokenizerService::ApplyChatTemplate(
                      text::RenderChat(family, messages, options,
                                       tokenizer->Config().bos_token.value_or("")));
     if (request->tokenize()) {
-      std::vector<text::TokenId> ids = tokenizer->Encode(prompt, /*add_special_tokens=*/false);
+      // The template already wrote BOS: no post-processor on top.
+      std::vector<text::TokenId> ids =
+          EncodeCounted(*tokenizer, prompt, /*add_special_tokens=*/false);
       response->mutable_token_ids()->Add(ids.begin(), ids.end());
-      encoded_tokens_.Increment(ids.size());
-      encoded_bytes_.Increment(prompt.size());
     }
     response->set_family(ToProto(family));
     response->set_ends_in_reasoning(request->add_generation_prompt() &&
@@ -298,12 +303,10 @@ grpc::ServerUnaryReactor* TokenizerService::CountTokens(grpc::CallbackServerCont
   return Unary(context, [&]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     RETURN_IF_ERROR(CheckText(request->text()));
-    std::vector<text::TokenId> ids = tokenizer->Encode(
-        request->text(),
+    std::vector<text::TokenId> ids = EncodeCounted(
+        *tokenizer, request->text(),
         AddSpecial(request->has_add_special_tokens(), request->add_special_tokens()));
     response->set_token_count(ids.size());
-    encoded_tokens_.Increment(ids.size());
-    encoded_bytes_.Increment(request->text().size());
     return absl::OkStatus();
   });
 }
