@@ -65,8 +65,9 @@ async function startService(name, args, {timeoutMs = 30000} = {}) {
     child.stderr.on('data', onData);
     exited.then(({code, signal}) =>
       reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${output}`)));
+    // unref: a pending timer must not keep the test process alive after the service started.
     setTimeout(() => reject(new Error(`${name} not listening after ${timeoutMs} ms:\n${output}`)),
-               timeoutMs);
+               timeoutMs).unref();
   });
   const {grpcAddress, metricsPort} = await listening;
   const svc = {
