@@ -1,10 +1,10 @@
-# r1serve_library(NAME DIR LIBS...): a static library from every *.cc in DIR except *_test.cc
-# and *_main.cc, plus one GoogleTest executable per *_test.cc registered with CTest (label
-# "unit"). Globbing keeps each folder's owner free to add files without touching shared
+# r1serve_library(NAME DIR LIBS...): a static library from every *.cc in DIR except *_test.cc,
+# *_main.cc and *_bench.cc, plus one GoogleTest executable per *_test.cc registered with CTest
+# (label "unit"). Globbing keeps each folder's owner free to add files without touching shared
 # build files.
 function(r1serve_library name dir)
   file(GLOB srcs CONFIGURE_DEPENDS ${dir}/*.cc)
-  list(FILTER srcs EXCLUDE REGEX "_(test|main)\\.cc$")
+  list(FILTER srcs EXCLUDE REGEX "_(test|main|bench)\\.cc$")
   if(srcs)
     add_library(${name} STATIC ${srcs})
     target_link_libraries(${name} PUBLIC ${ARGN})
