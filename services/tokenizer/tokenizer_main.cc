@@ -22,7 +22,13 @@ ABSL_FLAG(std::string, tokenizer_config, "",
 ABSL_FLAG(std::string, model_name, "default", "the name requests use for this tokenizer");
 ABSL_FLAG(int64_t, max_text_bytes, int64_t{8} << 20, "largest text accepted in one request");
 ABSL_FLAG(int64_t, max_batch_items, 4096, "most texts or sequences in one batch request");
-ABSL_FLAG(int64_t, max_token_ids, int64_t{1} << 22, "most token ids in one request message");
+ABSL_FLAG(int64_t, max_token_ids, int64_t{1} << 22, "most token ids in one Decode(Batch) request");
+ABSL_FLAG(int64_t, max_stream_message_ids, 65536, "most token ids in one Detokenize message");
+ABSL_FLAG(double, stream_idle_timeout_s, 120,
+          "cancel a Detokenize stream that sends nothing for this long");
+ABSL_FLAG(int32_t, worker_threads, 0, "threads for tokenizer work; 0 = one per CPU");
+ABSL_FLAG(int64_t, max_queued_requests, 256,
+          "requests waiting for a worker before new ones get RESOURCE_EXHAUSTED");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("r1serve tokenizer service: --tokenizer=PATH [--port=N]");
@@ -56,7 +62,13 @@ int main(int argc, char** argv) {
   r1serve::services::TokenizerLimits limits{
       .max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes),
       .max_batch_items = absl::GetFlag(FLAGS_max_batch_items),
-      .max_token_ids = absl::GetFlag(FLAGS_max_token_ids)};
+      .max_token_ids = absl::GetFlag(FLAGS_max_token_ids),
+      .max_stream_message_ids = absl::GetFlag(FLAGS_max_stream_message_ids),
+      // Leave room for the message framing under the server's own limit.
+      .max_response_bytes = options->max_message_bytes - (int64_t{1} << 16),
+      .stream_idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_stream_idle_timeout_s)),
+      .worker_threads = absl::GetFlag(FLAGS_worker_threads),
+      .max_queued_requests = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_requests))};
   r1serve::services::TokenizerService service(&host, std::move(*served), limits);
   host.AddService(&service);
   if (absl::Status started = host.Start(); !started.ok()) {

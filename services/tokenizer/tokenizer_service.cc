@@ -2,9 +2,11 @@
 
 #include <prometheus/family.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <utility>
 
@@ -132,7 +134,9 @@ TokenizerService::TokenizerService(rpc::ServiceHost* host, ServedTokenizer serve
                               .Name("r1serve_tokenizer_detokenize_streams")
                               .Help("Detokenize streams in progress")
                               .Register(host->metrics_registry())
-                              .Add({})) {}
+                              .Add({})),
+      pool_(limits.worker_threads, limits.max_queued_requests),
+      reaper_([this] { ReapIdleStreams(); }) {}
 
 absl::StatusOr<const text::Tokenizer*> TokenizerService::Resolve(const std::string& model) const {
   if (model.empty() || model == served_.model_name) return served_.tokenizer.get();
@@ -142,10 +146,26 @@ absl::StatusOr<const text::Tokenizer*> TokenizerService::Resolve(const std::stri
 
 template <typename Handler>
 grpc::ServerUnaryReactor* TokenizerService::Unary(grpc::CallbackServerContext* context,
-                                                  Handler&& handler) {
+                                                  Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status admitted = host_->Admit(context);
-  reactor->Finish(admitted.ok() ? rpc::ToGrpcStatus(handler()) : admitted);
+  if (grpc::Status admitted = host_->Admit(context); !admitted.ok()) {
+    reactor->Finish(admitted);
+    return reactor;
+  }
+  // The work runs on the handler pool, not on gRPC's callback threads, so that a megabyte-sized
+  // request never delays health checks or small calls.
+  bool queued = pool_.TrySubmit([reactor, context, handler = std::move(handler)]() mutable {
+    if (context->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled before it started"));
+      return;
+    }
+    reactor->Finish(rpc::ToGrpcStatus(handler()));
+  });
+  if (!queued) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("tokenizer busy: ", pool_.max_queued(), " requests already queued")));
+  }
   return reactor;
 }
 
@@ -156,6 +176,22 @@ absl::Status TokenizerService::CheckText(std::string_view text) const {
                                                    limits_.max_text_bytes, " bytes"));
   }
   return absl::OkStatus();
+}
+
+absl::Status TokenizerService::CheckResponseBytes(int64_t bytes) const {
+  if (bytes > limits_.max_response_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the response would hold about ", bytes, " bytes, over the limit of ",
+        limits_.max_response_bytes, "; split the request"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t TokenizerService::DecodedBytes(const google::protobuf::RepeatedField<int32_t>& ids,
+                                       const text::Tokenizer& tokenizer, bool skip_special) {
+  int64_t bytes = 0;
+  for (int32_t id : ids) bytes += tokenizer.TokenBytes(id, skip_special).size();
+  return bytes;
 }
 
 absl::Status TokenizerService::CheckIds(const google::protobuf::RepeatedField<int32_t>& ids,
@@ -186,7 +222,7 @@ std::vector<text::TokenId> TokenizerService::EncodeCounted(const text::Tokenizer
 grpc::ServerUnaryReactor* TokenizerService::Encode(grpc::CallbackServerContext* context,
                                                    const v1::EncodeRequest* request,
                                                    v1::EncodeResponse* response) {
-  return Unary(context, [&]() -> absl::Status {
+  return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     RETURN_IF_ERROR(CheckText(request->text()));
     std::vector<text::TokenId> ids = EncodeCounted(
@@ -200,7 +236,7 @@ grpc::ServerUnaryReactor* TokenizerService::Encode(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* TokenizerService::EncodeBatch(grpc::CallbackServerContext* context,
                                                         const v1::EncodeBatchRequest* request,
                                                         v1::EncodeBatchResponse* response) {
-  return Unary(context, [&]() -> absl::Status {
+  return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     if (request->texts_size() > limits_.max_batch_items) {
       return absl::InvalidArgumentError(absl::StrCat(request->texts_size(),
@@ -210,8 +246,12 @@ grpc::ServerUnaryReactor* TokenizerService::EncodeBatch(grpc::CallbackServerCont
     for (const std::string& text : request->texts()) RETURN_IF_ERROR(CheckText(text));
     const bool add_special =
         AddSpecial(request->has_add_special_tokens(), request->add_special_tokens());
+    int64_t total_ids = 0;
     for (const std::string& text : request->texts()) {
       std::vector<text::TokenId> ids = EncodeCounted(*tokenizer, text, add_special);
+      total_ids += ids.size();
+      // An id takes at most 5 bytes on the wire.
+      RETURN_IF_ERROR(CheckResponseBytes(5 * total_ids));
       response->add_results()->mutable_ids()->Add(ids.begin(), ids.end());
     }
     return absl::OkStatus();
@@ -221,12 +261,16 @@ grpc::ServerUnaryReactor* TokenizerService::EncodeBatch(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* TokenizerService::Decode(grpc::CallbackServerContext* context,
                                                    const v1::TokenizerDecodeRequest* request,
                                                    v1::TokenizerDecodeResponse* response) {
-  return Unary(context, [&]() -> absl::Status {
+  return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     RETURN_IF_ERROR(CheckIds(request->token_ids(), *tokenizer));
+    // Bound the text before building it (repairing invalid UTF-8 can at most triple it).
+    RETURN_IF_ERROR(CheckResponseBytes(
+        DecodedBytes(request->token_ids(), *tokenizer, request->skip_special_tokens())));
     std::vector<text::TokenId> ids(request->token_ids().begin(), request->token_ids().end());
     ASSIGN_OR_RETURN(*response->mutable_text(),
                      tokenizer->Decode(ids, request->skip_special_tokens()));
+    RETURN_IF_ERROR(CheckResponseBytes(response->text().size()));
     decoded_tokens_.Increment(ids.size());
     return absl::OkStatus();
   });
@@ -235,20 +279,32 @@ grpc::ServerUnaryReactor* TokenizerService::Decode(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* TokenizerService::DecodeBatch(
     grpc::CallbackServerContext* context, const v1::TokenizerDecodeBatchRequest* request,
     v1::TokenizerDecodeBatchResponse* response) {
-  return Unary(context, [&]() -> absl::Status {
+  return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     if (request->sequences_size() > limits_.max_batch_items) {
       return absl::InvalidArgumentError(absl::StrCat(request->sequences_size(),
                                                      " sequences are over the batch limit of ",
                                                      limits_.max_batch_items));
     }
+    int64_t total_ids = 0;
+    int64_t total_bytes = 0;
     for (const v1::TokenIds& sequence : request->sequences()) {
       RETURN_IF_ERROR(CheckIds(sequence.ids(), *tokenizer));
+      total_ids += sequence.ids_size();
+      total_bytes += DecodedBytes(sequence.ids(), *tokenizer, request->skip_special_tokens());
     }
+    if (total_ids > limits_.max_token_ids) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          total_ids, " token ids in the batch are over the limit of ", limits_.max_token_ids));
+    }
+    RETURN_IF_ERROR(CheckResponseBytes(total_bytes));
+    int64_t response_bytes = 0;
     for (const v1::TokenIds& sequence : request->sequences()) {
       std::vector<text::TokenId> ids(sequence.ids().begin(), sequence.ids().end());
       ASSIGN_OR_RETURN(*response->add_texts(),
                        tokenizer->Decode(ids, request->skip_special_tokens()));
+      response_bytes += response->texts().rbegin()->size();
+      RETURN_IF_ERROR(CheckResponseBytes(response_bytes));
       decoded_tokens_.Increment(ids.size());
     }
     return absl::OkStatus();
@@ -258,8 +314,13 @@ grpc::ServerUnaryReactor* TokenizerService::DecodeBatch(
 grpc::ServerUnaryReactor* TokenizerService::ApplyChatTemplate(
     grpc::CallbackServerContext* context, const v1::ApplyChatTemplateRequest* request,
     v1::ApplyChatTemplateResponse* response) {
-  return Unary(context, [&]() -> absl::Status {
+  return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
+    if (request->messages_size() > limits_.max_batch_items) {
+      return absl::InvalidArgumentError(absl::StrCat(request->messages_size(),
+                                                     " messages are over the limit of ",
+                                                     limits_.max_batch_items));
+    }
     std::vector<text::ChatMessage> messages;
     int64_t total_bytes = 0;
     for (const v1::ChatMessage& message : request->messages()) {
@@ -283,6 +344,7 @@ grpc::ServerUnaryReactor* TokenizerService::ApplyChatTemplate(
     ASSIGN_OR_RETURN(std::string prompt,
                      text::RenderChat(family, messages, options,
                                       tokenizer->Config().bos_token.value_or("")));
+    RETURN_IF_ERROR(CheckText(prompt));  // the template's own text counts too
     if (request->tokenize()) {
       // The template already wrote BOS: no post-processor on top.
       std::vector<text::TokenId> ids =
@@ -300,7 +362,7 @@ grpc::ServerUnaryReactor* TokenizerService::ApplyChatTemplate(
 grpc::ServerUnaryReactor* TokenizerService::CountTokens(grpc::CallbackServerContext* context,
                                                         const v1::CountTokensRequest* request,
                                                         v1::CountTokensResponse* response) {
-  return Unary(context, [&]() -> absl::Status {
+  return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     RETURN_IF_ERROR(CheckText(request->text()));
     std::vector<text::TokenId> ids = EncodeCounted(
@@ -314,7 +376,7 @@ grpc::ServerUnaryReactor* TokenizerService::CountTokens(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* TokenizerService::Info(grpc::CallbackServerContext* context,
                                                  const v1::TokenizerInfoRequest* request,
                                                  v1::TokenizerInfoResponse* response) {
-  return Unary(context, [&]() -> absl::Status {
+  return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     response->set_model(served_.model_name);
     response->set_fingerprint(served_.fingerprint);
@@ -344,19 +406,22 @@ grpc::ServerUnaryReactor* TokenizerService::Info(grpc::CallbackServerContext* co
 }
 
 // One Detokenize stream, ping-pong: read a message, write its one response, read the next.
-// Only one read or write is ever outstanding, so Finish is never racing an operation.
+// Only one read or write is ever outstanding, so Finish is never racing an operation. A stream
+// that sends nothing for limits.stream_idle_timeout is cancelled by the service's idle reaper
+// (TryCancel: the pending read then fails and the reactor finishes).
 class DetokenizeReactor final
     : public grpc::ServerBidiReactor<v1::DetokenizeRequest, v1::DetokenizeResponse> {
  public:
   DetokenizeReactor(TokenizerService* service, grpc::CallbackServerContext* context)
-      : service_(service) {
+      : service_(service), context_(context) {
     grpc::Status admitted = service_->host_->Admit(context);
     if (!admitted.ok()) {
       Finish(admitted);
       return;
     }
     service_->detokenize_streams_.Increment();
-    counted_ = true;
+    service_->TrackStream(context_);
+    tracked_ = true;
     StartRead(&request_);
   }
 
@@ -365,6 +430,7 @@ class DetokenizeReactor final
       SendFinal();
       return;
     }
+    service_->TouchStream(context_);
     absl::Status status = HandleRequest();
     if (!status.ok()) {
       Finish(rpc::ToGrpcStatus(status));
@@ -384,7 +450,10 @@ class DetokenizeReactor final
   }
 
   void OnDone() override {
-    if (counted_) service_->detokenize_streams_.Decrement();
+    if (tracked_) {
+      service_->UntrackStream(context_);
+      service_->detokenize_streams_.Decrement();
+    }
     delete this;
   }
 
@@ -404,20 +473,28 @@ class DetokenizeReactor final
             text::ReasoningSplitterOptions{.starts_in_reasoning = options.starts_in_reasoning()});
       }
     }
-    RETURN_IF_ERROR(service_->CheckIds(request_.token_ids(), *tokenizer_));
-    uint32_t reasoning_tokens = 0;
-    for (int32_t id : request_.token_ids()) {
-      ASSIGN_OR_RETURN(std::string piece, detokenizer_->Push(id));
-      if (splitter_) {
-        // The id whose text closes the block still counts as reasoning.
-        if (splitter_->in_reasoning()) ++reasoning_tokens;
-        Append(splitter_->Push(piece));
-      } else {
-        response_.mutable_content_delta()->append(piece);
-      }
+    if (request_.token_ids_size() > service_->limits_.max_stream_message_ids) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(request_.token_ids_size(), " ids in one Detokenize message are over the "
+                       "limit of ", service_->limits_.max_stream_message_ids));
     }
-    response_.set_reasoning_tokens(reasoning_tokens);
-    service_->decoded_tokens_.Increment(request_.token_ids_size());
+    RETURN_IF_ERROR(service_->CheckIds(request_.token_ids(), *tokenizer_));
+    const std::span<const int32_t> ids(request_.token_ids().data(), request_.token_ids_size());
+    if (!splitter_) {
+      ASSIGN_OR_RETURN(*response_.mutable_content_delta(), detokenizer_->Push(ids));
+    } else {
+      // Reasoning tokens: those whose text lies in the block, its <think> and </think> included:
+      // the block is open (or may still open) before or after the token's text.
+      uint32_t reasoning_tokens = 0;
+      for (int32_t id : ids) {
+        ASSIGN_OR_RETURN(std::string piece, detokenizer_->Push(id));
+        const bool before = splitter_->in_reasoning();
+        Append(splitter_->Push(piece));
+        if (before || splitter_->in_reasoning()) ++reasoning_tokens;
+      }
+      response_.set_reasoning_tokens(reasoning_tokens);
+    }
+    service_->decoded_tokens_.Increment(ids.size());
     return absl::OkStatus();
   }
 
@@ -442,13 +519,53 @@ class DetokenizeReactor final
   }
 
   TokenizerService* const service_;
-  bool counted_ = false;
+  grpc::CallbackServerContext* const context_;
+  bool tracked_ = false;
   const text::Tokenizer* tokenizer_ = nullptr;
   std::optional<text::StreamDetokenizer> detokenizer_;
   std::optional<text::ReasoningSplitter> splitter_;
   v1::DetokenizeRequest request_;
   v1::DetokenizeResponse response_;
 };
+
+void TokenizerService::TrackStream(grpc::CallbackServerContext* context) {
+  absl::MutexLock lock(&streams_mu_);
+  stream_last_activity_[context] = absl::Now();
+}
+
+void TokenizerService::TouchStream(grpc::CallbackServerContext* context) {
+  absl::MutexLock lock(&streams_mu_);
+  auto it = stream_last_activity_.find(context);
+  if (it != stream_last_activity_.end()) it->second = absl::Now();
+}
+
+void TokenizerService::UntrackStream(grpc::CallbackServerContext* context) {
+  absl::MutexLock lock(&streams_mu_);
+  stream_last_activity_.erase(context);
+}
+
+void TokenizerService::ReapIdleStreams() {
+  const absl::Duration period =
+      std::clamp(limits_.stream_idle_timeout / 4, absl::Milliseconds(50), absl::Seconds(1));
+  absl::MutexLock lock(&streams_mu_);
+  while (!streams_mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) {
+    const absl::Time now = absl::Now();
+    for (auto& [context, last] : stream_last_activity_) {
+      if (now - last > limits_.stream_idle_timeout) {
+        context->TryCancel();
+        last = absl::InfiniteFuture();  // cancel once; OnDone untracks it
+      }
+    }
+  }
+}
+
+TokenizerService::~TokenizerService() {
+  {
+    absl::MutexLock lock(&streams_mu_);
+    stopping_ = true;
+  }
+  reaper_.join();
+}
 
 grpc::ServerBidiReactor<v1::DetokenizeRequest, v1::DetokenizeResponse>*
 TokenizerService::Detokenize(grpc::CallbackServerContext* context) {

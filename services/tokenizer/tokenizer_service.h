@@ -12,8 +12,13 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "lib/rpc/handler_pool.h"
 #include "lib/rpc/service_host.h"
 #include "lib/text/tokenizer.h"
 #include "r1serve/v1/tokenizer.grpc.pb.h"
@@ -32,16 +37,26 @@ struct ServedTokenizer {
 absl::StatusOr<ServedTokenizer> LoadServedTokenizer(std::string model_name, const std::string& path,
                                                     const std::string& config_path);
 
-// Request size limits: oversize requests are INVALID_ARGUMENT naming the limit, before any work.
+// Request size limits and the work pool. Oversize requests are INVALID_ARGUMENT naming the
+// limit before any work; a response that would exceed max_response_bytes is RESOURCE_EXHAUSTED,
+// decided from the token lengths before the text is built.
 struct TokenizerLimits {
-  int64_t max_text_bytes = int64_t{8} << 20;  // one text (Encode, CountTokens, chat total)
-  int64_t max_batch_items = 4096;             // EncodeBatch texts, DecodeBatch sequences
-  int64_t max_token_ids = int64_t{1} << 22;   // ids in one Decode or Detokenize message
+  int64_t max_text_bytes = int64_t{8} << 20;  // one text (Encode, CountTokens, rendered chat)
+  int64_t max_batch_items = 4096;             // EncodeBatch texts, DecodeBatch sequences, messages
+  int64_t max_token_ids = int64_t{1} << 22;   // ids in one Decode or DecodeBatch request
+  int64_t max_stream_message_ids = 65536;     // ids in one Detokenize message
+  int64_t max_response_bytes = int64_t{60} << 20;  // under the server's max message size
+  // A Detokenize stream silent this long is cancelled, so that abandoned streams do not hold
+  // admission slots forever.
+  absl::Duration stream_idle_timeout = absl::Seconds(120);
+  int worker_threads = 0;            // unary work pool; 0 = one per hardware thread
+  size_t max_queued_requests = 256;  // beyond this, RESOURCE_EXHAUSTED at once
 };
 
 class TokenizerService final : public v1::TokenizerService::CallbackService {
  public:
   TokenizerService(rpc::ServiceHost* host, ServedTokenizer served, TokenizerLimits limits);
+  ~TokenizerService() override;
 
   grpc::ServerUnaryReactor* Encode(grpc::CallbackServerContext* context,
                                    const v1::EncodeRequest* request,
@@ -74,7 +89,7 @@ class TokenizerService final : public v1::TokenizerService::CallbackService {
   absl::StatusOr<const text::Tokenizer*> Resolve(const std::string& model) const;
   // Admission, then `handler` (which fills the response), then Finish with its status.
   template <typename Handler>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, Handler&& handler);
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, Handler handler);
 
   absl::Status CheckText(std::string_view text) const;
   // Encode, counted in the service's metrics.
@@ -82,6 +97,16 @@ class TokenizerService final : public v1::TokenizerService::CallbackService {
                                            bool add_special_tokens);
   absl::Status CheckIds(const google::protobuf::RepeatedField<int32_t>& ids,
                         const text::Tokenizer& tokenizer) const;
+  absl::Status CheckResponseBytes(int64_t bytes) const;
+  // Bytes the ids decode to, before UTF-8 repair.
+  static int64_t DecodedBytes(const google::protobuf::RepeatedField<int32_t>& ids,
+                              const text::Tokenizer& tokenizer, bool skip_special);
+
+  // Idle-stream bookkeeping for Detokenize.
+  void TrackStream(grpc::CallbackServerContext* context);
+  void TouchStream(grpc::CallbackServerContext* context);
+  void UntrackStream(grpc::CallbackServerContext* context);
+  void ReapIdleStreams();
 
   rpc::ServiceHost* const host_;
   const ServedTokenizer served_;
@@ -91,6 +116,14 @@ class TokenizerService final : public v1::TokenizerService::CallbackService {
   prometheus::Counter& encoded_bytes_;
   prometheus::Counter& decoded_tokens_;
   prometheus::Gauge& detokenize_streams_;
+
+  rpc::HandlerPool pool_;
+
+  absl::Mutex streams_mu_;
+  absl::flat_hash_map<grpc::CallbackServerContext*, absl::Time> stream_last_activity_
+      ABSL_GUARDED_BY(streams_mu_);
+  bool stopping_ ABSL_GUARDED_BY(streams_mu_) = false;
+  std::thread reaper_;  // last: starts once everything above exists
 };
 
 }  // namespace r1serve::services

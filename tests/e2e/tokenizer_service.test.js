@@ -30,8 +30,9 @@ let client;
 const hf = HfTokenizer.fromFile(path.join(MODEL_DIR, 'tokenizer.json'));
 
 test.before(async () => {
-  svc = await startService('r1serve-tokenizer', [`--tokenizer=${MODEL_DIR}`, '--model_name=r1',
-                                                 '--max_text_bytes=100000']);
+  svc = await startService('r1serve-tokenizer', [
+    `--tokenizer=${MODEL_DIR}`, '--model_name=r1', '--max_text_bytes=100000',
+    '--max_message_bytes=4000000', '--stream_idle_timeout_s=1']);
   client = new v1.TokenizerService(svc.grpcAddress, grpc.credentials.createInsecure());
 });
 
@@ -128,6 +129,18 @@ test('Detokenize streams whole characters and splits reasoning from the answer',
   assert.ok(reasoningTokens > 0 && reasoningTokens < ids.length, String(reasoningTokens));
 });
 
+test('an idle Detokenize stream is cancelled by the server', async () => {
+  const started = Date.now();
+  await assert.rejects(new Promise((resolve, reject) => {
+    const call = client.Detokenize();
+    call.on('data', () => {});
+    call.on('error', reject);
+    call.on('end', resolve);
+    call.write({token_ids: [3]});  // then silence
+  }), (e) => e.code === grpc.status.CANCELLED);
+  assert.ok(Date.now() - started < 10000);
+});
+
 test('Info describes the served tokenizer', async () => {
   const info = await unary(client, 'Info', {});
   assert.equal(info.model, 'r1');
@@ -159,6 +172,14 @@ test('bad requests get clear errors and the service keeps serving', async () => 
     call.write({token_ids: [3, 99999999]});
     call.end();
   }), (e) => e.code === grpc.status.OUT_OF_RANGE);
+  // A response that would not fit in a message is refused before the text is built.
+  const long = hf.tokenToId('.'.repeat(64)) ?? hf.tokenToId('................');
+  assert.ok(long !== null, 'a long token exists');
+  await expectError('DecodeBatch', {sequences: [{ids: Array(70000).fill(long)}]},
+                    grpc.status.RESOURCE_EXHAUSTED, /limit/);
+  await expectError('ApplyChatTemplate',
+                    {messages: Array(5000).fill({role: 'CHAT_ROLE_USER', content: ''})},
+                    grpc.status.INVALID_ARGUMENT, /5000 messages/);
   const ok = await unary(client, 'Encode', {text: 'still here'});
   assert.ok(ok.token_ids.length > 0);
 });
