@@ -63,9 +63,18 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
   model->serial_ = next_serial.fetch_add(1);
   model->ignore_merges_ = ignore_merges;
 
+  const int64_t id_end_limit = MaxIdEnd(vocab.size());
   TokenId max_id = -1;
   for (const auto& [token, id] : vocab) {
-    if (id < 0) return absl::InvalidArgumentError(absl::StrCat("model.vocab: negative id ", id));
+    if (id < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.vocab: token \"", token, "\" has the negative id ", id));
+    }
+    if (id >= id_end_limit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model.vocab: token \"", token, "\" has id ", id, ", too sparse for ", vocab.size(),
+          " tokens (ids must be below 2 * tokens + 1024 = ", id_end_limit, ")"));
+    }
     max_id = std::max(max_id, id);
   }
   std::vector<const std::string*> by_id(max_id + 1, nullptr);
@@ -144,6 +153,13 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     }
   }
   return model;
+}
+
+int64_t BpeModel::MaxIdEnd(size_t token_count) {
+  // Also keeps IdEnd() = max id + 1 representable as a TokenId.
+  constexpr int64_t kMaxTokenId = std::numeric_limits<TokenId>::max();
+  return std::min<int64_t>(
+      2 * static_cast<int64_t>(std::min<size_t>(token_count, kMaxTokenId)) + 1024, kMaxTokenId);
 }
 
 std::optional<std::string_view> BpeModel::IdToToken(TokenId id) const {

@@ -33,14 +33,21 @@ class BpeModel {
   // `vocab`: byte-level token -> id, ids unique. `merges` in rank order (rank = index), each a
   // pair of vocabulary tokens whose concatenation is in the vocabulary too. With
   // `ignore_merges`, a pre-token that is itself a vocabulary token is emitted as is (Llama 3).
-  // Errors (InvalidArgument): duplicate ids, negative ids, a merge naming an unknown token, a
-  // vocabulary lacking one of the 256 single-byte tokens.
+  // Ids index tables as large as the id space, so they must be nearly dense: every id must be
+  // below MaxIdEnd(vocab.size()) (2 * tokens + 1024: real vocabularies have no holes, so this
+  // only turns away files that would cost gigabytes, or overflow, to load).
+  // Errors (InvalidArgument, naming the token and id): negative ids, ids at or above that
+  // bound, duplicate ids; also a merge naming an unknown token, a vocabulary lacking one of
+  // the 256 single-byte tokens.
   static absl::StatusOr<std::unique_ptr<BpeModel>> Create(
       std::vector<std::pair<std::string, TokenId>> vocab,
       std::vector<std::pair<std::string, std::string>> merges, bool ignore_merges);
 
   // Appends the ids of one pre-token, given as raw bytes (not its byte-level spelling).
   void Tokenize(std::string_view word, std::vector<TokenId>* ids) const;
+
+  // The bound on the ids of a vocabulary of `token_count` tokens (see Create).
+  static int64_t MaxIdEnd(size_t token_count);
 
   // One past the largest vocabulary id.
   int32_t IdEnd() const { return static_cast<int32_t>(token_offsets_.size()) - 1; }

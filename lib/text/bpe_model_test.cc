@@ -130,5 +130,29 @@ TEST(BpeModelTest, Errors) {
   EXPECT_THAT(std::string(duplicate.status().message()), HasSubstr("id 5 is used by both"));
 }
 
+TEST(BpeModelTest, IdsMustBeNearlyDense) {
+  // The id tables are as large as the id space: 2147483647 used to overflow it, 1.5e9 to abort
+  // on bad_alloc, 5e7 to take 590 MB.
+  for (TokenId id : {2147483647, 1500000000, 50000000, 2 * 257 + 1024}) {
+    auto vocab = ByteVocab({});
+    vocab.emplace_back("far", id);
+    auto model = BpeModel::Create(vocab, {}, false);
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << id;
+    EXPECT_THAT(std::string(model.status().message()),
+                HasSubstr("token \"far\" has id " + std::to_string(id)));
+  }
+  auto vocab = ByteVocab({});
+  vocab.emplace_back("negative", -3);
+  EXPECT_THAT(std::string(BpeModel::Create(vocab, {}, false).status().message()),
+              HasSubstr("token \"negative\" has the negative id -3"));
+  // Holes are fine up to the bound.
+  vocab = ByteVocab({});
+  vocab.emplace_back("sparse", 2 * 257 + 1023);
+  auto model = BpeModel::Create(vocab, {}, false);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->IdEnd(), 2 * 257 + 1024);
+  EXPECT_EQ((*model)->IdToToken(300), std::nullopt);
+}
+
 }  // namespace
 }  // namespace r1serve::text

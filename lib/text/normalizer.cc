@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/base/status_macros.h"
+#include "lib/text/json_fields.h"
 
 namespace r1serve::text {
 namespace {
@@ -42,19 +43,26 @@ const icu::Normalizer2* HfForm(const icu::Normalizer2* form, UErrorCode& error) 
   return new icu::FilteredNormalizer2(*form, *assigned);  // one per form, kept for good
 }
 
-absl::Status AddSteps(const Json& json, const std::string& where,
+// `depth`: how many Sequences enclose `json`.
+absl::Status AddSteps(const Json& json, const std::string& where, int depth,
                       std::vector<std::pair<const icu::Normalizer2*, unsigned char>>* steps) {
-  if (!json.is_object() || !json.contains("type") || !json["type"].is_string()) {
+  const Json& type_json = Field(json, "type");
+  if (!type_json.is_string()) {
     return absl::InvalidArgumentError(absl::StrCat(where, " has no \"type\""));
   }
-  const std::string type = json["type"].get<std::string>();
+  const std::string& type = type_json.get_ref<const std::string&>();
   if (type == "Sequence") {
-    if (!json.contains("normalizers") || !json["normalizers"].is_array()) {
+    if (depth == kMaxSequenceNesting) {
+      return absl::InvalidArgumentError(absl::StrCat("normalizer: Sequences nest more than ",
+                                                     kMaxSequenceNesting, " levels deep"));
+    }
+    const Json& list = Field(json, "normalizers");
+    if (!list.is_array()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".normalizers is not a list"));
     }
-    for (size_t i = 0; i < json["normalizers"].size(); ++i) {
+    for (size_t i = 0; i < list.size(); ++i) {
       RETURN_IF_ERROR(
-          AddSteps(json["normalizers"][i], absl::StrCat(where, ".normalizers[", i, "]"), steps));
+          AddSteps(list[i], absl::StrCat(where, ".normalizers[", i, "]"), depth + 1, steps));
     }
     return absl::OkStatus();
   }
@@ -94,7 +102,7 @@ absl::Status AddSteps(const Json& json, const std::string& where,
 absl::StatusOr<std::unique_ptr<Normalizer>> Normalizer::FromJson(const Json& json) {
   if (json.is_null()) return nullptr;
   std::vector<std::pair<const icu::Normalizer2*, unsigned char>> found;
-  RETURN_IF_ERROR(AddSteps(json, "normalizer", &found));
+  RETURN_IF_ERROR(AddSteps(json, "normalizer", /*depth=*/0, &found));
   if (found.empty()) return nullptr;
   std::vector<Step> steps;
   for (const auto& [form, below] : found) steps.push_back({form, below});

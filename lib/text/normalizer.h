@@ -1,5 +1,6 @@
 // tokenizer.json's "normalizer": the Unicode normalization forms (NFC, NFD, NFKC, NFKD, via
-// ICU) and Sequence of them. Other types are an InvalidArgument error naming the type.
+// ICU) and Sequence of them (nested at most kMaxSequenceNesting deep). Other types are an
+// InvalidArgument error naming the type.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> n, Normalizer::FromJson(json["normalizer"]));
 //   std::string storage;

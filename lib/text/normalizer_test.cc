@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/text/json_fields.h"
+
 namespace r1serve::text {
 namespace {
 
@@ -46,6 +48,29 @@ TEST(NormalizerTest, UnsupportedTypeIsAnError) {
       Normalizer::FromJson(nlohmann::json::parse(R"({"type": "BertNormalizer"})"));
   EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(n.status().message()), ::testing::HasSubstr("\"BertNormalizer\""));
+}
+
+TEST(NormalizerTest, MalformedSequencesAreErrors) {
+  auto error = [](const nlohmann::json& json) {
+    absl::StatusOr<std::unique_ptr<Normalizer>> n = Normalizer::FromJson(json);
+    EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(n.status().message());
+  };
+  EXPECT_THAT(error(nlohmann::json::parse(R"({"type": "Sequence"})")),
+              ::testing::HasSubstr("normalizer.normalizers is not a list"));
+  EXPECT_THAT(error(nlohmann::json::parse(R"({"type": ["NFC"]})")),
+              ::testing::HasSubstr("has no \"type\""));
+  // Each level used to cost a stack frame: 200000 levels overflowed the stack.
+  auto nested = [](int levels) {
+    std::string json;
+    for (int i = 0; i < levels; ++i) json += R"({"type": "Sequence", "normalizers": [)";
+    json += R"({"type": "NFC"})";
+    for (int i = 0; i < levels; ++i) json += "]}";
+    return nlohmann::json::parse(json);
+  };
+  EXPECT_TRUE(Normalizer::FromJson(nested(kMaxSequenceNesting)).ok());
+  EXPECT_THAT(error(nested(kMaxSequenceNesting + 1)), ::testing::HasSubstr("more than 64 levels"));
+  EXPECT_THAT(error(nested(200000)), ::testing::HasSubstr("more than 64 levels"));
 }
 
 }  // namespace

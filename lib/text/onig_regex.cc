@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -496,22 +498,66 @@ class Translator {
   std::vector<bool> scopes_;  // per open group: is case-insensitive matching on
 };
 
+struct ThreadMatchState;
+// Find reads the calling thread's state through this plain pointer, which needs no
+// initialization guard.
+thread_local ThreadMatchState* this_thread_state = nullptr;
+
+// What one thread matches with. The JIT stack is reserved at its largest size up front but
+// only the pages used are ever touched.
 struct ThreadMatchState {
-  ThreadMatchState()
+  explicit ThreadMatchState(const OnigRegex::MatchLimits& limits)
       : match(pcre2_match_data_create(1, nullptr)),
-        context(pcre2_match_context_create(nullptr)),
-        jit_stack(pcre2_jit_stack_create(32 << 10, 4 << 20, nullptr)) {
-    pcre2_jit_stack_assign(context, nullptr, jit_stack);
+        jit_context(pcre2_match_context_create(nullptr)),
+        jit_stack(pcre2_jit_stack_create(32 << 10, limits.jit_stack_bytes, nullptr)),
+        interpreter_context(pcre2_match_context_create(nullptr)) {
+    pcre2_jit_stack_assign(jit_context, nullptr, jit_stack);  // null stack: 32 KiB default
+    pcre2_set_match_limit(jit_context, limits.match_limit);
+    pcre2_set_match_limit(interpreter_context, limits.match_limit);
+    pcre2_set_heap_limit(interpreter_context, limits.interpreter_heap_kib);
   }
   ~ThreadMatchState() {
+    this_thread_state = nullptr;
+    pcre2_match_context_free(interpreter_context);
     pcre2_jit_stack_free(jit_stack);
-    pcre2_match_context_free(context);
+    pcre2_match_context_free(jit_context);
     pcre2_match_data_free(match);
   }
+  ThreadMatchState(const ThreadMatchState&) = delete;
+  ThreadMatchState& operator=(const ThreadMatchState&) = delete;
+
   pcre2_match_data* match;
-  pcre2_match_context* context;
+  pcre2_match_context* jit_context;
   pcre2_jit_stack* jit_stack;
+  pcre2_match_context* interpreter_context;
 };
+
+// The calling thread's state, made on first use and freed when the thread exits (see
+// ThisThreadMatchState).
+thread_local std::unique_ptr<ThreadMatchState> this_thread_state_owner;
+
+void MakeThisThreadMatchState(const OnigRegex::MatchLimits& limits) {
+  this_thread_state_owner = std::make_unique<ThreadMatchState>(limits);
+  this_thread_state = this_thread_state_owner.get();
+}
+
+ThreadMatchState& ThisThreadMatchState() {
+  if (ABSL_PREDICT_FALSE(this_thread_state == nullptr)) {
+    MakeThisThreadMatchState(OnigRegex::MatchLimits());
+  }
+  return *this_thread_state;
+}
+
+// PCRE2's spelling of a subject (never null, even for an empty view).
+PCRE2_SPTR Pcre2Subject(std::string_view subject) {
+  return reinterpret_cast<PCRE2_SPTR>(subject.data() ? subject.data() : "");
+}
+
+std::string Pcre2ErrorMessage(int rc) {
+  PCRE2_UCHAR message[256];
+  pcre2_get_error_message(rc, message, sizeof(message));
+  return reinterpret_cast<const char*>(message);
+}
 
 }  // namespace
 
@@ -551,16 +597,15 @@ absl::StatusOr<std::unique_ptr<const OnigRegex>> OnigRegex::FromPcre2(std::strin
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(text->data()), text->size(),
                                      kPcre2CompileOptions, &error, &error_offset, nullptr);
     if (code == nullptr) {
-      PCRE2_UCHAR message[256];
-      pcre2_get_error_message(error, message, sizeof(message));
-      return absl::InvalidArgumentError(absl::StrCat(
-          "regex \"", std::string(source), "\": ", reinterpret_cast<const char*>(message)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("regex \"", std::string(source), "\": ", Pcre2ErrorMessage(error)));
     }
     *program = std::make_unique<Program>();
     (*program)->code = code;
     (*program)->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
   }
   regex->pcre2_pattern_ = std::move(general);
+  regex->source_ = std::string(source);
   return std::unique_ptr<const OnigRegex>(std::move(regex));
 }
 
@@ -568,20 +613,56 @@ OnigRegex::Program::~Program() { pcre2_code_free(code); }
 
 OnigRegex::~OnigRegex() = default;
 
+void OnigRegex::SetThreadMatchLimitsForTesting(const MatchLimits& limits) {
+  MakeThisThreadMatchState(limits);
+}
+
 bool OnigRegex::Find(std::string_view subject, size_t start, bool ascii_subject, size_t* begin,
-                     size_t* end) const {
-  thread_local ThreadMatchState state;
+                     size_t* end, absl::Status* error) const {
   const Program& program = ascii_subject ? *ascii_ : *general_;
-  const auto* data = reinterpret_cast<PCRE2_SPTR>(subject.data() ? subject.data() : "");
-  const int rc = program.jit ? pcre2_jit_match(program.code, data, subject.size(), start, 0,
-                                               state.match, state.context)
-                             : pcre2_match(program.code, data, subject.size(), start,
-                                           PCRE2_NO_UTF_CHECK, state.match, state.context);
-  if (rc < 0) return false;  // rc == 0 (ovector too small for captures) still matched
-  const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(state.match);
-  *begin = ov[0];
-  *end = ov[1];
-  return true;
+  if (ABSL_PREDICT_TRUE(program.jit)) {
+    ThreadMatchState& state = ThisThreadMatchState();
+    const int rc = pcre2_jit_match(program.code, Pcre2Subject(subject), subject.size(), start, 0,
+                                   state.match, state.jit_context);
+    if (rc >= 0) {  // rc == 0 (ovector too small for the captures) still matched
+      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(state.match);
+      *begin = ov[0];
+      *end = ov[1];
+      return true;
+    }
+    if (rc == PCRE2_ERROR_NOMATCH) return false;
+    // Out of JIT stack or over the match limit: the interpreter retries.
+  }
+  return FindWithInterpreter(program, subject, start, begin, end, error);
+}
+
+// Out of line, so that Find's own path stays short.
+ABSL_ATTRIBUTE_NOINLINE bool OnigRegex::FindWithInterpreter(const Program& program,
+                                                            std::string_view subject, size_t start,
+                                                            size_t* begin, size_t* end,
+                                                            absl::Status* error) const {
+  ThreadMatchState& state = ThisThreadMatchState();
+  // PCRE2 keeps the interpreter's frames in the match data for reuse: after the JIT gave up,
+  // match data of its own, so that the thread's does not keep holding them.
+  std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> own_match(
+      program.jit ? pcre2_match_data_create(1, nullptr) : nullptr, pcre2_match_data_free);
+  pcre2_match_data* match = program.jit ? own_match.get() : state.match;
+  const int rc = match == nullptr ? PCRE2_ERROR_NOMEMORY
+                                  : pcre2_match(program.code, Pcre2Subject(subject), subject.size(),
+                                                start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, match,
+                                                state.interpreter_context);
+  if (rc >= 0) {
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match);
+    *begin = ov[0];
+    *end = ov[1];
+    return true;
+  }
+  if (rc != PCRE2_ERROR_NOMATCH) {
+    *error = absl::ResourceExhaustedError(
+        absl::StrCat("regex \"", source_, "\" gave up on a subject of ", subject.size(),
+                     " bytes from byte ", start, ": ", Pcre2ErrorMessage(rc)));
+  }
+  return false;
 }
 
 }  // namespace r1serve::text

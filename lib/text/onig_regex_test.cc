@@ -8,6 +8,7 @@
 
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lib/text/utf8.h"
@@ -25,8 +26,11 @@ std::vector<std::string> Matches(const std::string& pattern, const std::string& 
   std::vector<std::string> found;
   if (!re.ok()) return found;
   size_t begin, end;
-  for (size_t at = 0;
-       at <= subject.size() && (*re)->Find(subject, at, IsAscii(subject), &begin, &end);) {
+  for (size_t at = 0; at <= subject.size();) {
+    absl::Status error;
+    const bool matched = (*re)->Find(subject, at, IsAscii(subject), &begin, &end, &error);
+    EXPECT_TRUE(error.ok()) << error;
+    if (!matched) break;
     found.push_back(subject.substr(begin, end - begin));
     at = end > begin ? end : end + 1;
   }
@@ -86,8 +90,10 @@ TEST(OnigRegexTest, AsciiProgramAgreesWithTheGeneralOne) {
     for (int n = rng() % 24; n > 0; --n) s += alphabet[rng() % alphabet.size()];
     for (size_t at = 0; at < s.size(); ++at) {
       size_t b1 = 0, e1 = 0, b2 = 0, e2 = 0;
-      const bool f1 = (*re)->Find(s, at, false, &b1, &e1);
-      const bool f2 = (*re)->Find(s, at, true, &b2, &e2);
+      absl::Status error;
+      const bool f1 = (*re)->Find(s, at, false, &b1, &e1, &error);
+      const bool f2 = (*re)->Find(s, at, true, &b2, &e2, &error);
+      ASSERT_TRUE(error.ok()) << s;
       ASSERT_EQ(f1, f2) << s;
       ASSERT_EQ(b1, b2) << s;
       ASSERT_EQ(e1, e2) << s;
@@ -100,6 +106,65 @@ TEST(OnigRegexTest, LongRunsMatchWhole) {
   EXPECT_THAT(Matches("\\s+", spaces + "x"), ElementsAre(spaces));
   const std::string punct(200000, '!');
   EXPECT_THAT(Matches("[^\\s\\p{L}\\p{N}]+", punct + U(0x4E00) + punct), ElementsAre(punct, punct));
+}
+
+TEST(OnigRegexTest, RepeatedGroupsOverLongSubjectsMatchWhole) {
+  // Each repetition of the group costs backtracking state: a million of them outgrew the old
+  // 4 MiB JIT stack, and Find then reported no match, so the text became one wrong gap.
+  std::string abs;
+  for (int i = 0; i < 1000000; ++i) abs += "ab";
+  EXPECT_THAT(Matches("(?:ab)+|c", abs + "cab"), ElementsAre(abs, "c", "ab"));
+}
+
+// Runs `body` on a thread of its own whose Find uses `limits`.
+template <typename Body>
+void WithMatchLimits(const OnigRegex::MatchLimits& limits, Body body) {
+  std::thread thread([&] {
+    OnigRegex::SetThreadMatchLimitsForTesting(limits);
+    body();
+  });
+  thread.join();
+}
+
+TEST(OnigRegexTest, InterpreterTakesOverWhenTheJitStackRunsOut) {
+  absl::StatusOr<std::unique_ptr<const OnigRegex>> re = OnigRegex::Compile("(?:ab)+|c");
+  ASSERT_TRUE(re.ok()) << re.status();
+  std::string abs;
+  for (int i = 0; i < 20000; ++i) abs += "ab";
+  const std::string subject = abs + "cab";
+  OnigRegex::MatchLimits limits;
+  limits.jit_stack_bytes = 64 << 10;  // 20000 repetitions need about 160 KiB
+  WithMatchLimits(limits, [&] {
+    size_t begin, end;
+    absl::Status error;
+    EXPECT_TRUE((*re)->Find(subject, 0, true, &begin, &end, &error));
+    EXPECT_TRUE(error.ok()) << error;
+    EXPECT_EQ(begin, 0u);
+    EXPECT_EQ(end, abs.size());
+  });
+  // With too little heap for the interpreter as well, Find fails instead of missing the match
+  // (which also shows that the match above came from the interpreter).
+  limits.interpreter_heap_kib = 1 << 10;
+  WithMatchLimits(limits, [&] {
+    size_t begin, end;
+    absl::Status error;
+    EXPECT_FALSE((*re)->Find(subject, 0, true, &begin, &end, &error));
+    EXPECT_EQ(error.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(std::string(error.message()), HasSubstr("(?:ab)+|c"));
+  });
+}
+
+TEST(OnigRegexTest, RunawayBacktrackingIsAnErrorNotANonMatch) {
+  absl::StatusOr<std::unique_ptr<const OnigRegex>> re = OnigRegex::Compile("(?:a|aa)+$");
+  ASSERT_TRUE(re.ok()) << re.status();
+  const std::string subject = std::string(60, 'a') + "!";
+  for (bool ascii : {true, false}) {
+    size_t begin, end;
+    absl::Status error;
+    EXPECT_FALSE((*re)->Find(subject, 0, ascii, &begin, &end, &error));
+    EXPECT_EQ(error.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(std::string(error.message()), HasSubstr("limit"));
+  }
 }
 
 TEST(OnigRegexTest, UnsupportedConstructsAreErrors) {
@@ -116,7 +181,8 @@ TEST(OnigRegexTest, Literal) {
   absl::StatusOr<std::unique_ptr<const OnigRegex>> re = OnigRegex::Literal("a.b(");
   ASSERT_TRUE(re.ok());
   size_t begin, end;
-  ASSERT_TRUE((*re)->Find("axb(a.b(", 0, true, &begin, &end));
+  absl::Status error;
+  ASSERT_TRUE((*re)->Find("axb(a.b(", 0, true, &begin, &end, &error));
   EXPECT_EQ(begin, 4u);
   EXPECT_EQ(end, 8u);
 }

@@ -1,10 +1,12 @@
 #include "lib/text/pre_tokenizer.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "lib/base/status_macros.h"
+#include "lib/text/json_fields.h"
 #include "lib/text/utf8.h"
 
 namespace r1serve::text {
@@ -19,11 +21,12 @@ constexpr std::string_view kGpt2Pattern =
 
 absl::StatusOr<bool> OptionalBool(const Json& json, const char* key, bool fallback,
                                   const std::string& where) {
-  if (!json.contains(key) || json[key].is_null()) return fallback;
-  if (!json[key].is_boolean()) {
+  const Json& value = Field(json, key);
+  if (value.is_null()) return fallback;
+  if (!value.is_boolean()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ".", key, " is not a boolean"));
   }
-  return json[key].get<bool>();
+  return value.get<bool>();
 }
 
 absl::StatusOr<Behavior> ParseBehavior(const Json& json, const std::string& where) {
@@ -34,13 +37,15 @@ absl::StatusOr<Behavior> ParseBehavior(const Json& json, const std::string& wher
       {"MergedWithNext", Behavior::kMergedWithNext},
       {"Contiguous", Behavior::kContiguous},
   };
-  if (json.is_string()) {
-    for (const auto& [name, behavior] : kNames) {
-      if (json.get<std::string>() == name) return behavior;
-    }
+  if (!json.is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ".behavior is missing or not a string"));
+  }
+  const std::string& spelled = json.get_ref<const std::string&>();
+  for (const auto& [name, behavior] : kNames) {
+    if (spelled == name) return behavior;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(where, ".behavior ", json.dump(), " is not a split behavior"));
+      absl::StrCat(where, ".behavior \"", spelled, "\" is not a split behavior"));
 }
 
 // One (offsets, is_match) entry of HF's find_matches, byte offsets into the piece.
@@ -98,14 +103,17 @@ void ApplyBehavior(Behavior behavior, std::vector<Segment>* segments) {
 }
 
 // Oniguruma's find_iter as the Rust binding drives it (what HF's Split uses): an empty match
-// right where the previous match ended is skipped by stepping one character.
+// right where the previous match ended is skipped by stepping one character. Stops, returning
+// false, when the regex gives up (*error then says why) or `on_match` returns false.
 template <typename OnMatch>
-void ForEachMatch(const OnigRegex& regex, std::string_view piece, bool ascii, OnMatch&& on_match) {
+bool ForEachMatch(const OnigRegex& regex, std::string_view piece, bool ascii, absl::Status* error,
+                  OnMatch&& on_match) {
   size_t search_from = 0;
   bool matched_before = false;
   size_t last_match_end = 0;
   size_t begin, end;
-  while (search_from <= piece.size() && regex.Find(piece, search_from, ascii, &begin, &end)) {
+  while (search_from <= piece.size() &&
+         regex.Find(piece, search_from, ascii, &begin, &end, error)) {
     if (begin == end && matched_before && last_match_end == end) {
       if (search_from >= piece.size()) break;
       size_t subpart;
@@ -113,11 +121,12 @@ void ForEachMatch(const OnigRegex& regex, std::string_view piece, bool ascii, On
           std::max<size_t>(1, WellFormedSequenceLength(piece.substr(search_from), &subpart));
       continue;
     }
-    on_match(begin, end);
+    if (!on_match(begin, end)) return false;
     search_from = end;
     matched_before = true;
     last_match_end = end;
   }
+  return error->ok();
 }
 
 }  // namespace
@@ -125,129 +134,143 @@ void ForEachMatch(const OnigRegex& regex, std::string_view piece, bool ascii, On
 absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizer::FromJson(const Json& json) {
   if (json.is_null()) {
     return absl::InvalidArgumentError(
-        "tokenizer.json has no pre_tokenizer: byte-level BPE needs a ByteLevel pre-tokenizer");
+        "no pre_tokenizer: byte-level BPE needs a ByteLevel pre-tokenizer");
   }
   auto pre = std::unique_ptr<PreTokenizer>(new PreTokenizer());
-  int byte_level_steps = 0;
-  // Sequences flatten: each step splits every piece of the step before it.
-  std::vector<std::pair<const Json*, std::string>> pending = {{&json, "pre_tokenizer"}};
-  while (!pending.empty()) {
-    auto [node, where] = pending.front();
-    pending.erase(pending.begin());
-    if (!node->is_object() || !node->contains("type") || !(*node)["type"].is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, " has no \"type\""));
-    }
-    const std::string type = (*node)["type"].get<std::string>();
-    if (type == "Sequence") {
-      const Json& list = (*node)["pretokenizers"];
-      if (!list.is_array()) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ".pretokenizers is not a list"));
-      }
-      std::vector<std::pair<const Json*, std::string>> children;
-      for (size_t i = 0; i < list.size(); ++i) {
-        children.emplace_back(&list[i], absl::StrCat(where, ".pretokenizers[", i, "]"));
-      }
-      pending.insert(pending.begin(), children.begin(), children.end());
-      continue;
-    }
-    if (byte_level_steps > 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, " (", type, ") comes after ByteLevel, which must be the last pre-tokenizer"));
-    }
-    Step step;
-    if (type == "Split") {
-      const Json& pattern = (*node)["pattern"];
-      if (pattern.is_object() && pattern.contains("Regex") && pattern["Regex"].is_string()) {
-        ASSIGN_OR_RETURN(step.regex, OnigRegex::Compile(pattern["Regex"].get<std::string>()));
-      } else if (pattern.is_object() && pattern.contains("String") &&
-                 pattern["String"].is_string()) {
-        ASSIGN_OR_RETURN(step.regex, OnigRegex::Literal(pattern["String"].get<std::string>()));
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ".pattern is neither {\"Regex\": ...} nor {\"String\": ...}"));
-      }
-      ASSIGN_OR_RETURN(step.behavior, ParseBehavior((*node)["behavior"], where));
-      ASSIGN_OR_RETURN(step.invert, OptionalBool(*node, "invert", false, where));
-    } else if (type == "ByteLevel") {
-      ++byte_level_steps;
-      // HF's defaults when the keys are absent: add_prefix_space and use_regex both true.
-      ASSIGN_OR_RETURN(step.add_prefix_space, OptionalBool(*node, "add_prefix_space", true, where));
-      ASSIGN_OR_RETURN(bool use_regex, OptionalBool(*node, "use_regex", true, where));
-      if (use_regex) {
-        ASSIGN_OR_RETURN(step.regex, OnigRegex::Compile(kGpt2Pattern));
-      }
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": pre-tokenizer type \"", type,
-                       "\" is unsupported (supported: Split, ByteLevel, Sequence)"));
-    }
-    pre->steps_.push_back(std::move(step));
-  }
-  if (byte_level_steps == 0) {
+  bool has_byte_level = false;
+  RETURN_IF_ERROR(pre->AddSteps(json, "pre_tokenizer", /*depth=*/0, &has_byte_level));
+  if (!has_byte_level) {
     return absl::InvalidArgumentError(
         "pre_tokenizer has no ByteLevel step: only byte-level BPE is supported");
   }
   return pre;
 }
 
-void PreTokenizer::Split(std::string_view text,
-                         absl::FunctionRef<void(std::string_view)> emit) const {
-  Run(0, text, IsAscii(text), emit);
+absl::Status PreTokenizer::AddSteps(const Json& json, const std::string& where, int depth,
+                                    bool* has_byte_level) {
+  const Json& type_json = Field(json, "type");
+  if (!type_json.is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " has no \"type\""));
+  }
+  const std::string& type = type_json.get_ref<const std::string&>();
+  if (type == "Sequence") {  // flattened: each step splits every piece of the step before it
+    if (depth == kMaxSequenceNesting) {
+      return absl::InvalidArgumentError(absl::StrCat("pre_tokenizer: Sequences nest more than ",
+                                                     kMaxSequenceNesting, " levels deep"));
+    }
+    const Json& list = Field(json, "pretokenizers");
+    if (!list.is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".pretokenizers is not a list"));
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      RETURN_IF_ERROR(AddSteps(list[i], absl::StrCat(where, ".pretokenizers[", i, "]"), depth + 1,
+                               has_byte_level));
+    }
+    return absl::OkStatus();
+  }
+  if (*has_byte_level) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " (", type, ") comes after ByteLevel, which must be the last pre-tokenizer"));
+  }
+  if (steps_.size() == kMaxSteps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pre_tokenizer has more than ", kMaxSteps, " steps"));
+  }
+  Step step;
+  if (type == "Split") {
+    const Json& regex = Field(Field(json, "pattern"), "Regex");
+    const Json& literal = Field(Field(json, "pattern"), "String");
+    if (regex.is_string()) {
+      ASSIGN_OR_RETURN(step.regex, OnigRegex::Compile(regex.get_ref<const std::string&>()));
+    } else if (literal.is_string()) {
+      ASSIGN_OR_RETURN(step.regex, OnigRegex::Literal(literal.get_ref<const std::string&>()));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".pattern is neither {\"Regex\": ...} nor {\"String\": ...}"));
+    }
+    ASSIGN_OR_RETURN(step.behavior, ParseBehavior(Field(json, "behavior"), where));
+    ASSIGN_OR_RETURN(step.invert, OptionalBool(json, "invert", false, where));
+  } else if (type == "ByteLevel") {
+    *has_byte_level = true;
+    // HF's defaults when the keys are absent: add_prefix_space and use_regex both true.
+    ASSIGN_OR_RETURN(step.add_prefix_space, OptionalBool(json, "add_prefix_space", true, where));
+    ASSIGN_OR_RETURN(bool use_regex, OptionalBool(json, "use_regex", true, where));
+    if (use_regex) {
+      ASSIGN_OR_RETURN(step.regex, OnigRegex::Compile(kGpt2Pattern));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": pre-tokenizer type \"", type,
+                     "\" is unsupported (supported: Split, ByteLevel, Sequence)"));
+  }
+  steps_.push_back(std::move(step));
+  return absl::OkStatus();
 }
 
-void PreTokenizer::Run(size_t index, std::string_view piece, bool ascii,
-                       absl::FunctionRef<void(std::string_view)> emit) const {
-  if (piece.empty()) return;
+absl::Status PreTokenizer::Split(std::string_view text,
+                                 absl::FunctionRef<void(std::string_view)> emit) const {
+  absl::Status error;
+  Run(0, text, IsAscii(text), emit, &error);
+  return error;
+}
+
+bool PreTokenizer::Run(size_t index, std::string_view piece, bool ascii,
+                       absl::FunctionRef<void(std::string_view)> emit, absl::Status* error) const {
+  if (piece.empty()) return true;
   if (index == steps_.size()) {
     emit(piece);
-    return;
+    return true;
   }
   const Step& step = steps_[index];
   if (step.add_prefix_space && piece[0] != ' ') {
     const std::string spaced = " " + std::string(piece);
-    if (step.regex) {
-      SplitPiece(step, index + 1, spaced, ascii, emit);
-    } else {
-      Run(index + 1, spaced, ascii, emit);
-    }
-    return;
+    return step.regex ? SplitPiece(step, index + 1, spaced, ascii, emit, error)
+                      : Run(index + 1, spaced, ascii, emit, error);
   }
-  if (step.regex) {
-    SplitPiece(step, index + 1, piece, ascii, emit);
-  } else {
-    Run(index + 1, piece, ascii, emit);
-  }
+  return step.regex ? SplitPiece(step, index + 1, piece, ascii, emit, error)
+                    : Run(index + 1, piece, ascii, emit, error);
 }
 
-void PreTokenizer::SplitPiece(const Step& step, size_t next, std::string_view piece, bool ascii,
-                              absl::FunctionRef<void(std::string_view)> emit) const {
+bool PreTokenizer::SplitPiece(const Step& step, size_t next, std::string_view piece, bool ascii,
+                              absl::FunctionRef<void(std::string_view)> emit,
+                              absl::Status* error) const {
   // Parts of an ASCII piece are ASCII; parts of another are left for the next step to check.
   ascii = ascii || IsAscii(piece);
   if (step.behavior == Behavior::kIsolated && !step.invert) {
     // The common case streams: gaps and matches alike become pieces, in order.
     size_t previous_end = 0;
-    ForEachMatch(*step.regex, piece, ascii, [&](size_t begin, size_t end) {
-      Run(next, piece.substr(previous_end, begin - previous_end), ascii, emit);
-      Run(next, piece.substr(begin, end - begin), ascii, emit);
-      previous_end = end;
-    });
-    Run(next, piece.substr(previous_end), ascii, emit);
-    return;
+    return ForEachMatch(*step.regex, piece, ascii, error,
+                        [&](size_t begin, size_t end) {
+                          if (!Run(next, piece.substr(previous_end, begin - previous_end), ascii,
+                                   emit, error) ||
+                              !Run(next, piece.substr(begin, end - begin), ascii, emit, error)) {
+                            return false;
+                          }
+                          previous_end = end;
+                          return true;
+                        }) &&
+           Run(next, piece.substr(previous_end), ascii, emit, error);
   }
   std::vector<Segment> segments;
   size_t previous_end = 0;
-  ForEachMatch(*step.regex, piece, ascii, [&](size_t begin, size_t end) {
-    if (previous_end != begin) segments.push_back({previous_end, begin, step.invert});
-    segments.push_back({begin, end, !step.invert});
-    previous_end = end;
-  });
+  if (!ForEachMatch(*step.regex, piece, ascii, error, [&](size_t begin, size_t end) {
+        if (previous_end != begin) segments.push_back({previous_end, begin, step.invert});
+        segments.push_back({begin, end, !step.invert});
+        previous_end = end;
+        return true;
+      })) {
+    return false;
+  }
   if (previous_end != piece.size()) {
     segments.push_back({previous_end, piece.size(), step.invert});
   }
   ApplyBehavior(step.behavior, &segments);
   for (const Segment& s : segments) {
-    if (!s.flag) Run(next, piece.substr(s.begin, s.end - s.begin), ascii, emit);
+    if (!s.flag && !Run(next, piece.substr(s.begin, s.end - s.begin), ascii, emit, error)) {
+      return false;
+    }
   }
+  return true;
 }
 
 }  // namespace r1serve::text

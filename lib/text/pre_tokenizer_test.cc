@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/text/json_fields.h"
+
 namespace r1serve::text {
 namespace {
 
@@ -27,7 +29,10 @@ std::vector<std::string> Split(const std::string& steps, const std::string& text
       PreTokenizer::FromJson({{"type", "Sequence"}, {"pretokenizers", list}});
   EXPECT_TRUE(pre.ok()) << pre.status();
   std::vector<std::string> pieces;
-  if (pre.ok()) (*pre)->Split(text, [&](std::string_view p) { pieces.emplace_back(p); });
+  if (pre.ok()) {
+    absl::Status split = (*pre)->Split(text, [&](std::string_view p) { pieces.emplace_back(p); });
+    EXPECT_TRUE(split.ok()) << split;
+  }
   return pieces;
 }
 
@@ -82,13 +87,14 @@ TEST(PreTokenizerTest, NonAsciiPiecesUseTheGeneralProgram) {
   EXPECT_THAT(Split(steps, " word,e word"), ElementsAre(" word", ",e", " word"));
 }
 
+std::string LoadError(const nlohmann::json& json) {
+  absl::StatusOr<std::unique_ptr<PreTokenizer>> pre = PreTokenizer::FromJson(json);
+  EXPECT_FALSE(pre.ok());
+  return std::string(pre.status().message());
+}
+
 TEST(PreTokenizerTest, Errors) {
-  auto error = [](const std::string& json) {
-    absl::StatusOr<std::unique_ptr<PreTokenizer>> pre =
-        PreTokenizer::FromJson(nlohmann::json::parse(json));
-    EXPECT_FALSE(pre.ok());
-    return std::string(pre.status().message());
-  };
+  auto error = [](const std::string& json) { return LoadError(nlohmann::json::parse(json)); };
   EXPECT_THAT(error("null"), HasSubstr("no pre_tokenizer"));
   EXPECT_THAT(error(R"({"type": "Metaspace"})"), HasSubstr("\"Metaspace\" is unsupported"));
   EXPECT_THAT(error(R"({"type": "Sequence", "pretokenizers": [{"type": "ByteLevel"},
@@ -99,6 +105,65 @@ TEST(PreTokenizerTest, Errors) {
               HasSubstr("not a split behavior"));
   EXPECT_THAT(error(R"({"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Isolated"})"),
               HasSubstr("no ByteLevel"));
+}
+
+TEST(PreTokenizerTest, MissingOrMistypedFieldsAreErrors) {
+  auto error = [](const std::string& json) { return LoadError(nlohmann::json::parse(json)); };
+  EXPECT_THAT(error(R"({"type": "Sequence"})"), HasSubstr("pre_tokenizer.pretokenizers is not"));
+  EXPECT_THAT(error(R"({"type": 5})"), HasSubstr("has no \"type\""));
+  EXPECT_THAT(error(R"({"type": "Sequence", "pretokenizers": [[], {"type": "ByteLevel"}]})"),
+              HasSubstr("pre_tokenizer.pretokenizers[0] has no \"type\""));
+  EXPECT_THAT(error(R"({"type": "Sequence", "pretokenizers": [{"type": "Split",
+                        "behavior": "Isolated"}, {"type": "ByteLevel"}]})"),
+              HasSubstr("pattern is neither"));
+  EXPECT_THAT(error(R"({"type": "Sequence", "pretokenizers": [{"type": "Split",
+                        "pattern": {"Regex": 5}, "behavior": "Isolated"},
+                        {"type": "ByteLevel"}]})"),
+              HasSubstr("pattern is neither"));
+  EXPECT_THAT(error(R"({"type": "Sequence", "pretokenizers": [{"type": "Split",
+                        "pattern": {"Regex": "a"}}, {"type": "ByteLevel"}]})"),
+              HasSubstr("behavior is missing or not a string"));
+  EXPECT_THAT(error(R"({"type": "Sequence", "pretokenizers": [{"type": "Split",
+                        "pattern": {"Regex": "a"}, "behavior": ["Isolated"]},
+                        {"type": "ByteLevel"}]})"),
+              HasSubstr("behavior is missing or not a string"));
+  EXPECT_THAT(error(R"({"type": "ByteLevel", "use_regex": "yes"})"),
+              HasSubstr("use_regex is not a boolean"));
+}
+
+// `levels` Sequences, each holding the next, around a ByteLevel step.
+nlohmann::json NestedSequences(int levels) {
+  std::string json;
+  for (int i = 0; i < levels; ++i) json += R"({"type": "Sequence", "pretokenizers": [)";
+  json += R"({"type": "ByteLevel"})";
+  for (int i = 0; i < levels; ++i) json += "]}";
+  return nlohmann::json::parse(json);
+}
+
+TEST(PreTokenizerTest, NestingAndLengthAreBounded) {
+  EXPECT_TRUE(PreTokenizer::FromJson(NestedSequences(kMaxSequenceNesting)).ok());
+  EXPECT_THAT(LoadError(NestedSequences(kMaxSequenceNesting + 1)),
+              HasSubstr("nest more than 64 levels"));
+  // Nesting used to cost quadratic time (80000 levels: 15 s).
+  EXPECT_THAT(LoadError(NestedSequences(200000)), HasSubstr("nest more than 64 levels"));
+  nlohmann::json steps = nlohmann::json::array();
+  for (size_t i = 0; i <= PreTokenizer::kMaxSteps; ++i) {
+    steps.push_back(nlohmann::json::parse(SplitStep("a", "Isolated")));
+  }
+  steps.push_back({{"type", "ByteLevel"}});
+  EXPECT_THAT(LoadError({{"type", "Sequence"}, {"pretokenizers", steps}}),
+              HasSubstr("more than 64 steps"));
+}
+
+TEST(PreTokenizerTest, SplitReportsARegexThatGivesUp) {
+  absl::StatusOr<std::unique_ptr<PreTokenizer>> pre =
+      PreTokenizer::FromJson(nlohmann::json::parse(R"({"type": "Sequence", "pretokenizers": [
+          {"type": "Split", "pattern": {"Regex": "(?:a|aa)+$"}, "behavior": "Removed"},
+          {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]})"));
+  ASSERT_TRUE(pre.ok()) << pre.status();
+  absl::Status split =
+      (*pre)->Split(std::string(60, 'a') + "!", [](std::string_view) { ADD_FAILURE(); });
+  EXPECT_EQ(split.code(), absl::StatusCode::kResourceExhausted);
 }
 
 }  // namespace

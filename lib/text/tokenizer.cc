@@ -14,6 +14,7 @@
 #include "lib/text/added_vocabulary.h"
 #include "lib/text/bpe_model.h"
 #include "lib/text/byte_level.h"
+#include "lib/text/json_fields.h"
 #include "lib/text/normalizer.h"
 #include "lib/text/pre_tokenizer.h"
 #include "lib/text/utf8.h"
@@ -22,14 +23,6 @@ namespace r1serve::text {
 namespace {
 
 using Json = nlohmann::json;
-
-// obj[key], or null when obj is not an object or lacks the key (never copies, never inserts).
-const Json& Field(const Json& obj, const char* key) {
-  static const Json* null = new Json();
-  if (!obj.is_object()) return *null;
-  auto it = obj.find(key);
-  return it == obj.end() ? *null : *it;
-}
 
 absl::Status Invalid(std::string_view where, std::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(std::string(where), " ", std::string(what)));
@@ -58,12 +51,11 @@ ChatFamily DetectChatFamily(std::string_view chat_template) {
   return ChatFamily::kUnknown;
 }
 
-absl::StatusOr<Json> ParseJson(std::string_view text, std::string_view what) {
+absl::StatusOr<Json> ParseJson(std::string_view text) {
   try {
     return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(what), " is not valid JSON: ", e.what()));
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
+    return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", e.what()));
   }
 }
 
@@ -76,69 +68,76 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return std::move(contents).str();
 }
 
-absl::Status WithFile(const absl::Status& status, const std::string& path) {
+// `status` with its message prefixed by the file it is about.
+absl::Status InFile(const absl::Status& status, const std::string& file) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
+  return absl::Status(status.code(), absl::StrCat(file, ": ", status.message()));
 }
 
 // A special-token field of tokenizer_config.json: a string, {"content": ...} or null.
 absl::StatusOr<std::optional<std::string>> TokenField(const Json& config, const char* key) {
-  if (!config.contains(key) || config[key].is_null()) return std::nullopt;
-  const Json& value = config[key];
+  const Json& value = Field(config, key);
+  if (value.is_null()) return std::nullopt;
   if (value.is_string()) return value.get<std::string>();
-  if (value.is_object() && value.contains("content") && value["content"].is_string()) {
-    return value["content"].get<std::string>();
+  if (const Json& content = Field(value, "content"); content.is_string()) {
+    return content.get<std::string>();
   }
-  return Invalid(absl::StrCat("tokenizer_config.json: ", key),
-                 "is neither a string nor {\"content\": string}");
+  return Invalid(key, "is neither a string nor {\"content\": string}");
 }
 
-absl::StatusOr<TokenizerConfig> ParseConfig(std::string_view config_json) {
+absl::StatusOr<TokenizerConfig> ParseConfigFields(std::string_view config_json) {
   TokenizerConfig config;
-  if (config_json.empty()) return config;
-  ASSIGN_OR_RETURN(Json json, ParseJson(config_json, "tokenizer_config.json"));
-  if (!json.is_object()) return Invalid("tokenizer_config.json", "is not a JSON object");
+  ASSIGN_OR_RETURN(Json json, ParseJson(config_json));
+  if (!json.is_object()) return Invalid("the top level", "is not a JSON object");
   ASSIGN_OR_RETURN(config.bos_token, TokenField(json, "bos_token"));
   ASSIGN_OR_RETURN(config.eos_token, TokenField(json, "eos_token"));
   ASSIGN_OR_RETURN(config.pad_token, TokenField(json, "pad_token"));
-  if (json.contains("chat_template") && !json["chat_template"].is_null()) {
-    const Json& t = json["chat_template"];
-    if (t.is_string()) {
-      config.chat_template = t.get<std::string>();
-    } else if (t.is_array()) {
-      // Named templates: [{"name": ..., "template": ...}]; the one named "default" is the chat
-      // template (others are e.g. "tool_use").
-      for (const Json& entry : t) {
-        if (entry.is_object() && entry.value("name", "") == "default" &&
-            entry.contains("template") && entry["template"].is_string()) {
-          config.chat_template = entry["template"].get<std::string>();
-        }
+  const Json& chat_template = Field(json, "chat_template");
+  if (chat_template.is_string()) {
+    config.chat_template = chat_template.get<std::string>();
+  } else if (chat_template.is_array()) {
+    // Named templates: [{"name": ..., "template": ...}]; the one named "default" is the chat
+    // template (others are e.g. "tool_use").
+    for (const Json& entry : chat_template) {
+      const Json& name = Field(entry, "name");
+      const Json& text = Field(entry, "template");
+      if (name.is_string() && name.get_ref<const std::string&>() == "default" && text.is_string()) {
+        config.chat_template = text.get<std::string>();
       }
-    } else {
-      return Invalid("tokenizer_config.json: chat_template",
-                     "is neither a string nor a list of {name, template}");
     }
+  } else if (!chat_template.is_null()) {
+    return Invalid("chat_template", "is neither a string nor a list of {name, template}");
   }
   config.chat_family = DetectChatFamily(config.chat_template);
   return config;
 }
 
+// tokenizer_config.json (empty: none); errors start with `file`, the name to show for it.
+absl::StatusOr<TokenizerConfig> ParseConfig(std::string_view config_json, const std::string& file) {
+  if (config_json.empty()) return TokenizerConfig();
+  try {
+    absl::StatusOr<TokenizerConfig> config = ParseConfigFields(config_json);
+    if (!config.ok()) return InFile(config.status(), file);
+    return config;
+  } catch (const Json::exception& e) {  // a backstop: every access above is type-checked
+    return absl::InvalidArgumentError(absl::StrCat(file, ": unexpected JSON (", e.what(), ")"));
+  }
+}
+
 absl::StatusOr<std::unique_ptr<BpeModel>> ParseModel(const Json& json) {
-  if (!json.is_object()) return Invalid("tokenizer.json", "has no \"model\" object");
-  if (!json.contains("type") || !json["type"].is_string()) {
-    return Invalid("model", "has no \"type\"");
+  const Json& type = Field(json, "type");
+  if (!type.is_string()) return Invalid("model", "has no \"type\"");
+  if (type.get_ref<const std::string&>() != "BPE") {
+    return Invalid("model:", absl::StrCat("model type \"", type.get_ref<const std::string&>(),
+                                          "\" is unsupported (supported: BPE)"));
   }
-  const std::string type = json["type"].get<std::string>();
-  if (type != "BPE") {
-    return Invalid("model:",
-                   absl::StrCat("model type \"", type, "\" is unsupported (supported: BPE)"));
-  }
-  if (json.contains("dropout") && json["dropout"].is_number() &&
-      json["dropout"].get<double>() > 0) {
+  if (const Json& dropout = Field(json, "dropout");
+      dropout.is_number() && dropout.get<double>() > 0) {
     return Invalid("model.dropout", "is set: BPE dropout (random merges) is unsupported");
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
-    if (json.contains(key) && json[key].is_string() && !json[key].get<std::string>().empty()) {
+    const Json& affix = Field(json, key);
+    if (affix.is_string() && !affix.get_ref<const std::string&>().empty()) {
       return Invalid(absl::StrCat("model.", key), "is set: only byte-level BPE is supported");
     }
   }
@@ -146,11 +145,10 @@ absl::StatusOr<std::unique_ptr<BpeModel>> ParseModel(const Json& json) {
   if (!vocab_json.is_object()) return Invalid("model.vocab", "is not an object");
   std::vector<std::pair<std::string, TokenId>> vocab;
   vocab.reserve(vocab_json.size());
-  for (const auto& [token, id] : vocab_json.items()) {
-    if (!id.is_number_integer()) {
-      return Invalid("model.vocab", absl::StrCat("entry \"", token, "\" has no integer id"));
-    }
-    vocab.emplace_back(token, id.get<TokenId>());
+  for (const auto& [token, id_json] : vocab_json.items()) {
+    const std::optional<TokenId> id = TokenIdFromJson(id_json);
+    if (!id) return BadTokenIdError(id_json, absl::StrCat("model.vocab[\"", token, "\"]"));
+    vocab.emplace_back(token, *id);
   }
   const Json& merges_json = Field(json, "merges");
   if (!merges_json.is_array()) return Invalid("model.merges", "is not a list");
@@ -172,11 +170,9 @@ absl::StatusOr<std::unique_ptr<BpeModel>> ParseModel(const Json& json) {
       return Invalid(absl::StrCat("model.merges[", i, "]"), "is neither \"a b\" nor [a, b]");
     }
   }
-  bool ignore_merges = false;
-  if (json.contains("ignore_merges") && json["ignore_merges"].is_boolean()) {
-    ignore_merges = json["ignore_merges"].get<bool>();
-  }
-  return BpeModel::Create(std::move(vocab), std::move(merges), ignore_merges);
+  const Json& ignore_merges = Field(json, "ignore_merges");
+  return BpeModel::Create(std::move(vocab), std::move(merges),
+                          ignore_merges.is_boolean() && ignore_merges.get<bool>());
 }
 
 absl::StatusOr<std::vector<AddedVocabulary::Entry>> ParseAddedTokens(const Json& json) {
@@ -186,19 +182,20 @@ absl::StatusOr<std::vector<AddedVocabulary::Entry>> ParseAddedTokens(const Json&
   for (size_t i = 0; i < json.size(); ++i) {
     const Json& t = json[i];
     const std::string where = absl::StrCat("added_tokens[", i, "]");
-    if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() ||
-        !t.contains("content") || !t["content"].is_string()) {
-      return Invalid(where, "needs an integer \"id\" and a string \"content\"");
-    }
+    const Json& content = Field(t, "content");
+    if (!content.is_string()) return Invalid(where, "needs a string \"content\"");
     AddedVocabulary::Entry e;
-    e.id = t["id"].get<TokenId>();
-    if (e.id < 0) return Invalid(where, "has a negative id");
-    e.content = t["content"].get<std::string>();
+    // HF replaces the id (see AssignAddedTokenIds) but still requires a valid one.
+    const std::optional<TokenId> id = TokenIdFromJson(Field(t, "id"));
+    if (!id) return BadTokenIdError(Field(t, "id"), absl::StrCat(where, ".id"));
+    e.id = *id;
+    e.content = content.get<std::string>();
     if (ValidUtf8Prefix(e.content) != e.content.size()) {
       return Invalid(where, "content is not valid UTF-8");
     }
     auto flag = [&](const char* key, bool fallback) {
-      return t.contains(key) && t[key].is_boolean() ? t[key].get<bool>() : fallback;
+      const Json& value = Field(t, key);
+      return value.is_boolean() ? value.get<bool>() : fallback;
     };
     e.special = flag("special", false);
     e.single_word = flag("single_word", false);
@@ -254,21 +251,28 @@ std::vector<AddedVocabulary::Entry> AssignAddedTokenIds(
   return entries;
 }
 
-// The ids a post-processor puts around a single sequence when add_special_tokens is on.
-absl::Status ParsePostProcessor(const Json& json, const std::string& where,
-                                std::vector<TokenId>* prefix, std::vector<TokenId>* suffix) {
+// The ids a post-processor puts around a single sequence when add_special_tokens is on: the
+// prefix reversed (a later processor's ids go in front, so they are appended here and the
+// whole is reversed once at the end, which keeps long Sequences linear) and the suffix.
+// `depth`: how many Sequences enclose `json`.
+absl::Status ParsePostProcessor(const Json& json, const std::string& where, int depth,
+                                std::vector<TokenId>* reversed_prefix,
+                                std::vector<TokenId>* suffix) {
   if (json.is_null()) return absl::OkStatus();
-  if (!json.is_object() || !json.contains("type") || !json["type"].is_string()) {
-    return Invalid(where, "has no \"type\"");
-  }
-  const std::string type = json["type"].get<std::string>();
+  const Json& type_json = Field(json, "type");
+  if (!type_json.is_string()) return Invalid(where, "has no \"type\"");
+  const std::string& type = type_json.get_ref<const std::string&>();
   if (type == "ByteLevel") return absl::OkStatus();  // it only adjusts offsets
   if (type == "Sequence") {
+    if (depth == kMaxSequenceNesting) {
+      return Invalid("post_processor:", absl::StrCat("Sequences nest more than ",
+                                                     kMaxSequenceNesting, " levels deep"));
+    }
     const Json& list = Field(json, "processors");
-    if (!list.is_array()) return Invalid(where, ".processors is not a list");
+    if (!list.is_array()) return Invalid(where + ".processors", "is not a list");
     for (size_t i = 0; i < list.size(); ++i) {
-      RETURN_IF_ERROR(
-          ParsePostProcessor(list[i], absl::StrCat(where, ".processors[", i, "]"), prefix, suffix));
+      RETURN_IF_ERROR(ParsePostProcessor(list[i], absl::StrCat(where, ".processors[", i, "]"),
+                                         depth + 1, reversed_prefix, suffix));
     }
     return absl::OkStatus();
   }
@@ -279,54 +283,63 @@ absl::Status ParsePostProcessor(const Json& json, const std::string& where,
   }
   const Json& single = Field(json, "single");
   const Json& specials = Field(json, "special_tokens");
-  if (!single.is_array()) return Invalid(where, ".single is not a list");
+  if (!single.is_array()) return Invalid(where + ".single", "is not a list");
   std::vector<TokenId> before, after;
   bool seen_sequence = false;
   for (const Json& piece : single) {
-    if (piece.contains("Sequence")) {
-      if (seen_sequence) return Invalid(where, ".single holds more than one sequence");
+    if (!Field(piece, "Sequence").is_null()) {
+      if (seen_sequence) return Invalid(where + ".single", "holds more than one sequence");
       seen_sequence = true;
       continue;
     }
-    if (!piece.contains("SpecialToken") || !piece["SpecialToken"].contains("id") ||
-        !piece["SpecialToken"]["id"].is_string()) {
-      return Invalid(where, ".single has an item that is neither Sequence nor SpecialToken");
+    const Json& name = Field(Field(piece, "SpecialToken"), "id");
+    if (!name.is_string()) {
+      return Invalid(where + ".single", "has an item that is neither Sequence nor SpecialToken");
     }
-    const std::string name = piece["SpecialToken"]["id"].get<std::string>();
-    if (!specials.is_object() || !specials.contains(name) || !specials[name].contains("ids") ||
-        !specials[name]["ids"].is_array()) {
-      return Invalid(where, absl::StrCat(".special_tokens lacks the ids of \"", name, "\""));
+    const Json& ids = Field(Field(specials, name.get_ref<const std::string&>()), "ids");
+    if (!ids.is_array()) {
+      return Invalid(where + ".special_tokens",
+                     absl::StrCat("lacks the ids of \"", name.get_ref<const std::string&>(), "\""));
     }
-    for (const Json& id : specials[name]["ids"]) {
-      if (!id.is_number_integer()) return Invalid(where, ".special_tokens has a non-integer id");
-      (seen_sequence ? after : before).push_back(id.get<TokenId>());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const std::optional<TokenId> id = TokenIdFromJson(ids[i]);
+      if (!id) {
+        return BadTokenIdError(
+            ids[i], absl::StrCat(where, ".special_tokens[\"", name.get_ref<const std::string&>(),
+                                 "\"].ids[", i, "]"));
+      }
+      (seen_sequence ? after : before).push_back(*id);
     }
   }
-  if (!seen_sequence) return Invalid(where, ".single has no Sequence");
-  // A later processor wraps what the earlier ones produced.
-  prefix->insert(prefix->begin(), before.begin(), before.end());
+  if (!seen_sequence) return Invalid(where + ".single", "has no Sequence");
+  reversed_prefix->insert(reversed_prefix->end(), before.rbegin(), before.rend());
   suffix->insert(suffix->end(), after.begin(), after.end());
   return absl::OkStatus();
 }
 
 absl::Status CheckDecoder(const Json& json) {
-  if (json.is_object() && json.contains("type") && json["type"] == "ByteLevel") {
+  if (json.is_null()) {
+    return Invalid("decoder", "is missing: byte-level BPE needs the ByteLevel decoder");
+  }
+  const Json& type = Field(json, "type");
+  if (type.is_string() && type.get_ref<const std::string&>() == "ByteLevel") {
     return absl::OkStatus();
   }
-  if (json.is_null()) {
-    return Invalid("tokenizer.json", "has no decoder: byte-level BPE needs the ByteLevel decoder");
-  }
+  const std::string shown =
+      type.is_string() ? absl::StrCat("\"", type.get_ref<const std::string&>(), "\"") : "(missing)";
   return Invalid("decoder:",
-                 absl::StrCat("decoder type ", json.contains("type") ? json["type"].dump() : "null",
-                              " is unsupported (supported: ByteLevel)"));
+                 absl::StrCat("decoder type ", shown, " is unsupported (supported: ByteLevel)"));
 }
 
 class BpeTokenizer final : public Tokenizer {
  public:
+  // Errors start with `file`, the name to show for tokenizer.json.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Create(std::string_view tokenizer_json,
-                                                           std::string_view config_json);
+                                                           const std::string& file,
+                                                           TokenizerConfig config);
 
-  std::vector<TokenId> Encode(std::string_view text, bool add_special_tokens) const override;
+  absl::StatusOr<std::vector<TokenId>> TryEncode(std::string_view text,
+                                                 bool add_special_tokens) const override;
   absl::StatusOr<std::string> Decode(const std::vector<TokenId>& ids,
                                      bool skip_special_tokens) const override;
   std::string_view TokenBytes(TokenId id, bool skip_special_tokens) const override {
@@ -342,10 +355,14 @@ class BpeTokenizer final : public Tokenizer {
   const TokenizerConfig& Config() const override { return config_; }
 
  private:
+  // Create, short of naming the file in errors; `*section` follows the part being read.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> Build(std::string_view tokenizer_json,
+                                                          TokenizerConfig config,
+                                                          const char** section);
   // Normalizes, looks for normalized added tokens, pre-tokenizes and runs BPE on a stretch of
   // text free of non-normalized added tokens.
-  void EncodeStretch(std::string_view stretch, std::vector<TokenId>* ids) const;
-  void EncodePlain(std::string_view text, std::vector<TokenId>* ids) const;
+  absl::Status EncodeStretch(std::string_view stretch, std::vector<TokenId>* ids) const;
+  absl::Status EncodePlain(std::string_view text, std::vector<TokenId>* ids) const;
 
   std::unique_ptr<Normalizer> normalizer_;  // null: none
   std::unique_ptr<PreTokenizer> pre_tokenizer_;
@@ -355,7 +372,7 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<int32_t> added_entry_;  // [vocab_size_]: index into added_.entries(), or -1
   std::vector<TokenId> prefix_ids_;   // post-processor template around a single sequence
   std::vector<TokenId> suffix_ids_;
-  std::vector<AddedToken> added_tokens_;
+  std::vector<AddedToken> added_tokens_;  // by ascending id
   TokenizerConfig config_;
   int32_t vocab_size_ = 0;
   // What each id decodes to, before UTF-8 repair: pool[offsets[id], offsets[id + 1]).
@@ -365,31 +382,56 @@ class BpeTokenizer final : public Tokenizer {
 };
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Create(std::string_view tokenizer_json,
-                                                                std::string_view config_json) {
+                                                                const std::string& file,
+                                                                TokenizerConfig config) {
+  const char* section = "the top level";
+  try {
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tok =
+        Build(tokenizer_json, std::move(config), &section);
+    if (!tok.ok()) return InFile(tok.status(), file);
+    return tok;
+  } catch (const Json::exception& e) {  // a backstop: every access is type-checked
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": ", section, ": unexpected JSON (", e.what(), ")"));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Build(std::string_view tokenizer_json,
+                                                               TokenizerConfig config,
+                                                               const char** section) {
   auto tok = std::unique_ptr<BpeTokenizer>(new BpeTokenizer());
-  ASSIGN_OR_RETURN(tok->config_, ParseConfig(config_json));
-  ASSIGN_OR_RETURN(Json json, ParseJson(tokenizer_json, "tokenizer.json"));
-  if (!json.is_object()) return Invalid("tokenizer.json", "is not a JSON object");
-  auto field = [&](const char* key) -> const Json& { return Field(json, key); };
-  if (!field("model").is_object()) return Invalid("tokenizer.json", "has no \"model\"");
+  tok->config_ = std::move(config);
+  ASSIGN_OR_RETURN(Json json, ParseJson(tokenizer_json));
+  if (!json.is_object()) return Invalid("the top level", "is not a JSON object");
+  auto field = [&](const char* key) -> const Json& {
+    *section = key;
+    return Field(json, key);
+  };
+  if (!field("model").is_object()) return Invalid("\"model\"", "is missing or not an object");
   ASSIGN_OR_RETURN(tok->model_, ParseModel(field("model")));
   ASSIGN_OR_RETURN(tok->normalizer_, Normalizer::FromJson(field("normalizer")));
   ASSIGN_OR_RETURN(tok->pre_tokenizer_, PreTokenizer::FromJson(field("pre_tokenizer")));
   RETURN_IF_ERROR(CheckDecoder(field("decoder")));
-  RETURN_IF_ERROR(ParsePostProcessor(field("post_processor"), "post_processor", &tok->prefix_ids_,
-                                     &tok->suffix_ids_));
+  std::vector<TokenId> reversed_prefix;
+  RETURN_IF_ERROR(ParsePostProcessor(field("post_processor"), "post_processor", /*depth=*/0,
+                                     &reversed_prefix, &tok->suffix_ids_));
+  tok->prefix_ids_.assign(reversed_prefix.rbegin(), reversed_prefix.rend());
   ASSIGN_OR_RETURN(std::vector<AddedVocabulary::Entry> entries,
                    ParseAddedTokens(field("added_tokens")));
+  *section = "the top level";
 
   entries = AssignAddedTokenIds(std::move(entries), *tok->model_);
 
   tok->vocab_size_ = tok->model_->IdEnd();
   for (const auto& e : entries) tok->vocab_size_ = std::max(tok->vocab_size_, e.id + 1);
-  for (TokenId id : tok->prefix_ids_) {
-    if (id < 0 || id >= tok->vocab_size_) return Invalid("post_processor", "names an unknown id");
-  }
-  for (TokenId id : tok->suffix_ids_) {
-    if (id < 0 || id >= tok->vocab_size_) return Invalid("post_processor", "names an unknown id");
+  for (const std::vector<TokenId>* ids : {&tok->prefix_ids_, &tok->suffix_ids_}) {
+    for (TokenId id : *ids) {
+      if (id >= tok->vocab_size_) {
+        return Invalid("post_processor",
+                       absl::StrCat("names the id ", id, ", outside the vocabulary [0, ",
+                                    tok->vocab_size_, ")"));
+      }
+    }
   }
   tok->added_entry_.assign(tok->vocab_size_, -1);
   absl::flat_hash_set<std::string> special_contents;
@@ -400,6 +442,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> BpeTokenizer::Create(std::string_view
     tok->added_tokens_.push_back({e.id, e.content, e.special});
     if (e.special) special_contents.insert(e.content);
   }
+  // `entries` stay in matcher order (specials first) for AddedVocabulary.
+  std::sort(tok->added_tokens_.begin(), tok->added_tokens_.end(),
+            [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
   const Normalizer* normalizer = tok->normalizer_.get();
   tok->added_ = AddedVocabulary(std::move(entries), [normalizer](std::string_view content) {
     if (normalizer == nullptr) return std::string(content);
@@ -443,7 +488,8 @@ std::optional<TokenId> BpeTokenizer::TokenToId(std::string_view token) const {
   return model_->TokenToId(token);
 }
 
-std::vector<TokenId> BpeTokenizer::Encode(std::string_view text, bool add_special_tokens) const {
+absl::StatusOr<std::vector<TokenId>> BpeTokenizer::TryEncode(std::string_view text,
+                                                             bool add_special_tokens) const {
   // HF takes a Rust &str; bytes that are not UTF-8 are repaired first, as a caller converting
   // them to a string would (one U+FFFD per maximal invalid subpart).
   std::string repaired;
@@ -458,37 +504,35 @@ std::vector<TokenId> BpeTokenizer::Encode(std::string_view text, bool add_specia
   added_.Find(text, /*normalized=*/false, &matches);
   size_t done = 0;
   for (const AddedVocabulary::Match& m : matches) {
-    EncodeStretch(text.substr(done, m.begin - done), &ids);
+    RETURN_IF_ERROR(EncodeStretch(text.substr(done, m.begin - done), &ids));
     ids.push_back(m.id);
     done = m.end;
   }
-  EncodeStretch(text.substr(done), &ids);
+  RETURN_IF_ERROR(EncodeStretch(text.substr(done), &ids));
   if (add_special_tokens) ids.insert(ids.end(), suffix_ids_.begin(), suffix_ids_.end());
   return ids;
 }
 
-void BpeTokenizer::EncodeStretch(std::string_view stretch, std::vector<TokenId>* ids) const {
-  if (stretch.empty()) return;
+absl::Status BpeTokenizer::EncodeStretch(std::string_view stretch,
+                                         std::vector<TokenId>* ids) const {
+  if (stretch.empty()) return absl::OkStatus();
   std::string storage;
   const std::string_view normalized =
       normalizer_ ? normalizer_->Normalize(stretch, &storage) : stretch;
-  if (!added_.HasNormalizedTokens()) {
-    EncodePlain(normalized, ids);
-    return;
-  }
+  if (!added_.HasNormalizedTokens()) return EncodePlain(normalized, ids);
   std::vector<AddedVocabulary::Match> matches;
   added_.Find(normalized, /*normalized=*/true, &matches);
   size_t done = 0;
   for (const AddedVocabulary::Match& m : matches) {
-    EncodePlain(normalized.substr(done, m.begin - done), ids);
+    RETURN_IF_ERROR(EncodePlain(normalized.substr(done, m.begin - done), ids));
     ids->push_back(m.id);
     done = m.end;
   }
-  EncodePlain(normalized.substr(done), ids);
+  return EncodePlain(normalized.substr(done), ids);
 }
 
-void BpeTokenizer::EncodePlain(std::string_view text, std::vector<TokenId>* ids) const {
-  pre_tokenizer_->Split(text, [&](std::string_view piece) { model_->Tokenize(piece, ids); });
+absl::Status BpeTokenizer::EncodePlain(std::string_view text, std::vector<TokenId>* ids) const {
+  return pre_tokenizer_->Split(text, [&](std::string_view piece) { model_->Tokenize(piece, ids); });
 }
 
 absl::StatusOr<std::string> BpeTokenizer::Decode(const std::vector<TokenId>& ids,
@@ -527,20 +571,24 @@ std::string_view ChatFamilyName(ChatFamily family) {
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFiles(
     const std::string& tokenizer_json_path, const std::string& config_path) {
   ASSIGN_OR_RETURN(std::string tokenizer_json, ReadFile(tokenizer_json_path));
-  std::string config_json;
+  TokenizerConfig config;
   if (!config_path.empty()) {
-    ASSIGN_OR_RETURN(config_json, ReadFile(config_path));
-    // Validate the config alone first so that its errors name its own file.
-    RETURN_IF_ERROR(WithFile(ParseConfig(config_json).status(), config_path));
+    ASSIGN_OR_RETURN(std::string config_json, ReadFile(config_path));
+    ASSIGN_OR_RETURN(config, ParseConfig(config_json, config_path));
   }
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = FromJson(tokenizer_json, config_json);
-  if (!tok.ok()) return WithFile(tok.status(), tokenizer_json_path);
-  return tok;
+  return BpeTokenizer::Create(tokenizer_json, tokenizer_json_path, std::move(config));
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view tokenizer_json,
                                                                std::string_view config_json) {
-  return BpeTokenizer::Create(tokenizer_json, config_json);
+  ASSIGN_OR_RETURN(TokenizerConfig config, ParseConfig(config_json, "tokenizer_config.json"));
+  return BpeTokenizer::Create(tokenizer_json, "tokenizer.json", std::move(config));
+}
+
+std::vector<TokenId> Tokenizer::Encode(std::string_view text, bool add_special_tokens) const {
+  absl::StatusOr<std::vector<TokenId>> ids = TryEncode(text, add_special_tokens);
+  if (!ids.ok()) return {};  // never wrong or partial ids (see tokenizer.h)
+  return *std::move(ids);
 }
 
 std::optional<TokenId> Tokenizer::BosId() const {

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "lib/text/utf8.h"  // Utf8Lossy, which Decode and TokenBytes are defined by
 
 namespace r1serve::text {
 
@@ -55,13 +56,17 @@ class Tokenizer {
  public:
   // Parses tokenizer.json (and tokenizer_config.json when `config_path` is non-empty).
   // A malformed or unsupported file is an InvalidArgument / NotFound error naming the file and
-  // the offending field. Supported (everything else is an error naming the type): model BPE
-  // over a byte-level vocabulary; normalizer NFC/NFD/NFKC/NFKD/Sequence; pre-tokenizer
-  // Split/ByteLevel/Sequence (ByteLevel last); post-processor ByteLevel/TemplateProcessing/
-  // Sequence; decoder ByteLevel. Loading a 10 MB tokenizer.json takes a few hundred ms.
+  // the offending field. No content, however malformed, crashes the process, and what loading
+  // builds stays proportional to the file: token ids must be nearly dense (see
+  // BpeModel::Create) and Sequences nest at most 64 deep (kMaxSequenceNesting). Supported
+  // (everything else is an error naming the type): model BPE over a byte-level vocabulary;
+  // normalizer NFC/NFD/NFKC/NFKD/Sequence; pre-tokenizer Split/ByteLevel/Sequence (ByteLevel
+  // last); post-processor ByteLevel/TemplateProcessing/Sequence; decoder ByteLevel. Loading a
+  // 10 MB tokenizer.json takes a few hundred ms.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFiles(
       const std::string& tokenizer_json_path, const std::string& config_path);
-  // Same, from the file contents (config_json may be empty).
+  // Same, from the file contents (config_json may be empty); errors name the files
+  // "tokenizer.json" and "tokenizer_config.json".
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view tokenizer_json,
                                                              std::string_view config_json);
 
@@ -72,7 +77,16 @@ class Tokenizer {
   // (if add_special_tokens) the post-processor's template (e.g. Llama 3's BOS). HF only takes
   // valid strings: bytes that are not UTF-8 are first repaired as Utf8Lossy does, which is
   // what a client converting them to a string would have sent.
-  virtual std::vector<TokenId> Encode(std::string_view text, bool add_special_tokens) const = 0;
+  // The one error (ResourceExhausted) is a pre-tokenizer regex that PCRE2 gives up on even
+  // with its fallbacks (see OnigRegex::Find): possible only with a custom Split pattern that
+  // nests repeats or backtracks without bound, and several MB of text. The shipped files'
+  // patterns never give up.
+  virtual absl::StatusOr<std::vector<TokenId>> TryEncode(std::string_view text,
+                                                         bool add_special_tokens) const = 0;
+  // TryEncode for callers that trust the tokenizer's patterns (see above). Where TryEncode
+  // fails this returns an empty list, never wrong or partial ids; callers that must tell that
+  // apart from text that encodes to nothing use TryEncode.
+  std::vector<TokenId> Encode(std::string_view text, bool add_special_tokens) const;
 
   // Ids to text, as HF's `tokenizer.decode(ids, skip_special_tokens)`, including its lossy
   // handling of byte sequences that are not valid UTF-8 (each maximal invalid subpart becomes
@@ -101,7 +115,8 @@ class Tokenizer {
   // token's).
   virtual bool IsSpecial(TokenId id) const = 0;
   // tokenizer.json's added tokens, one per content, with the ids HF gives them on load (the
-  // file's ids for every file we ship; see AssignAddedTokenIds in tokenizer.cc).
+  // file's ids for every file we ship; see AssignAddedTokenIds in tokenizer.cc), by ascending
+  // id.
   virtual const std::vector<AddedToken>& AddedTokens() const = 0;
   virtual const TokenizerConfig& Config() const = 0;
 
@@ -109,9 +124,5 @@ class Tokenizer {
   std::optional<TokenId> BosId() const;
   std::optional<TokenId> EosId() const;
 };
-
-// Rust's String::from_utf8_lossy: valid UTF-8 copied, each maximal invalid subpart replaced
-// by U+FFFD.
-std::string Utf8Lossy(std::string_view bytes);
 
 }  // namespace r1serve::text

@@ -7,14 +7,24 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "lib/text/json_fields.h"
+#include "lib/text/utf8.h"
 
 namespace r1serve::text {
 namespace {
@@ -304,6 +314,24 @@ TEST(TokenizerTest, TokenLookups) {
   EXPECT_EQ(Llama().AddedTokens().size(), 256u);
 }
 
+TEST(TokenizerTest, AddedTokensAreInIdOrder) {
+  // DeepSeek mixes special and plain added tokens (<｜User｜> is not special), which the
+  // matcher keeps specials-first; the list handed out stays in id order.
+  for (const Tokenizer* tok : {&DeepSeek(), &Qwen(), &Llama()}) {
+    const std::vector<AddedToken>& added = tok->AddedTokens();
+    EXPECT_TRUE(
+        std::is_sorted(added.begin(), added.end(),
+                       [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; }));
+  }
+  const std::vector<AddedToken>& added = DeepSeek().AddedTokens();
+  auto user = std::find_if(added.begin(), added.end(),
+                           [](const AddedToken& t) { return t.content == "<｜User｜>"; });
+  ASSERT_NE(user, added.end());
+  EXPECT_EQ(user->id, 128803);
+  EXPECT_FALSE(user->special);
+  EXPECT_TRUE(std::next(user, 2)->special);  // <|EOT|>, 128805
+}
+
 TEST(TokenizerTest, ConfigAndChatFamily) {
   EXPECT_EQ(DeepSeek().Config().chat_family, ChatFamily::kDeepSeekR1);
   EXPECT_EQ(Qwen().Config().chat_family, ChatFamily::kQwen3);
@@ -393,6 +421,36 @@ void ExpectLoadError(const std::string& json, absl::StatusCode code, const std::
   ASSERT_FALSE(tok.ok());
   EXPECT_EQ(tok.status().code(), code) << tok.status();
   EXPECT_THAT(std::string(tok.status().message()), HasSubstr(words));
+  EXPECT_THAT(std::string(tok.status().message()), ::testing::StartsWith("tokenizer.json: "));
+}
+
+// TinyTokenizerJson() with `edit` applied to its parsed form.
+std::string EditedTinyJson(const std::function<void(nlohmann::json&)>& edit) {
+  nlohmann::json json = nlohmann::json::parse(TinyTokenizerJson());
+  edit(json);
+  return json.dump();
+}
+
+// A pre-tokenizer of one Split step (`regex`, `behavior`) before a plain ByteLevel.
+std::string SplitThenByteLevel(const std::string& regex, const std::string& behavior) {
+  return nlohmann::json{
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", behavior}},
+        {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}
+      .dump();
+}
+
+// A TemplateProcessing post-processor putting `before` and `after` around the sequence.
+nlohmann::json Template(TokenId before, TokenId after) {
+  return {{"type", "TemplateProcessing"},
+          {"single",
+           {{{"SpecialToken", {{"id", "B"}, {"type_id", 0}}}},
+            {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+            {{"SpecialToken", {{"id", "E"}, {"type_id", 0}}}}}},
+          {"special_tokens",
+           {{"B", {{"id", "B"}, {"ids", {before}}, {"tokens", {"b"}}}},
+            {"E", {{"id", "E"}, {"ids", {after}}, {"tokens", {"e"}}}}}}};
 }
 
 TEST(TokenizerTest, LoadErrorsSayWhatIsWrong) {
@@ -419,6 +477,158 @@ TEST(TokenizerTest, LoadErrorsSayWhatIsWrong) {
                   absl::StatusCode::kInvalidArgument, "post-processor type \"BertProcessing\"");
 }
 
+TEST(TokenizerTest, IdsOutsideTheInt32RangeAreErrors) {
+  // get<int32_t>() used to wrap 4294967596 to 300 (and 4294967553 to 257, "<s>").
+  ExpectLoadError(
+      EditedTinyJson([](nlohmann::json& j) { j["model"]["vocab"]["far"] = 4294967596; }),
+      absl::StatusCode::kInvalidArgument,
+      "model.vocab[\"far\"] is 4294967596, outside the token id range");
+  ExpectLoadError(EditedTinyJson([](nlohmann::json& j) { j["model"]["vocab"]["neg"] = -2; }),
+                  absl::StatusCode::kInvalidArgument, "model.vocab[\"neg\"] is -2");
+  ExpectLoadError(
+      EditedTinyJson([](nlohmann::json& j) { j["model"]["vocab"]["far"] = 2147483647; }),
+      absl::StatusCode::kInvalidArgument, "token \"far\" has id 2147483647");
+  ExpectLoadError(
+      EditedTinyJson([](nlohmann::json& j) { j["added_tokens"][0]["id"] = 4294967553; }),
+      absl::StatusCode::kInvalidArgument, "added_tokens[0].id is 4294967553");
+  ExpectLoadError(EditedTinyJson([](nlohmann::json& j) {
+                    j["post_processor"] = Template(0, 0);
+                    j["post_processor"]["special_tokens"]["E"]["ids"][0] = 4294967553;
+                  }),
+                  absl::StatusCode::kInvalidArgument,
+                  "post_processor.special_tokens[\"E\"].ids[0] is 4294967553");
+  ExpectLoadError(EditedTinyJson([](nlohmann::json& j) { j["post_processor"] = Template(0, 300); }),
+                  absl::StatusCode::kInvalidArgument, "names the id 300, outside the vocabulary");
+}
+
+TEST(TokenizerTest, MistypedFieldsAreErrorsNotExceptions) {
+  using Edit = std::function<void(nlohmann::json&)>;
+  const std::vector<std::pair<Edit, std::string>> cases = {
+      {[](nlohmann::json& j) { j["model"]["type"] = 5; }, "model has no \"type\""},
+      {[](nlohmann::json& j) { j["model"]["vocab"] = nlohmann::json::array(); },
+       "model.vocab is not an object"},
+      {[](nlohmann::json& j) { j["model"]["vocab"]["x"] = "1"; },
+       "model.vocab[\"x\"] is not an integer token id"},
+      {[](nlohmann::json& j) { j["model"]["merges"] = {{"a"}}; }, "model.merges[0]"},
+      {[](nlohmann::json& j) { j["added_tokens"] = {5}; }, "added_tokens[0] needs a string"},
+      {[](nlohmann::json& j) { j["added_tokens"][0]["id"] = "257"; },
+       "added_tokens[0].id is not an integer"},
+      {[](nlohmann::json& j) {
+         j["added_tokens"] = {{"content", "x"}};
+       },
+       "added_tokens"},
+      {[](nlohmann::json& j) {
+         j["normalizer"] = {{"type", "Sequence"}};
+       },
+       "normalizer.normalizers is not a list"},
+      {[](nlohmann::json& j) {
+         j["pre_tokenizer"] = {{"type", "Sequence"}};
+       },
+       "pre_tokenizer.pretokenizers is not a list"},
+      {[](nlohmann::json& j) {
+         j["pre_tokenizer"] = {{"type", "Split"}};
+       },
+       "pattern is neither"},
+      {[](nlohmann::json& j) {
+         j["decoder"] = {{"type", {{{"deep", {1, 2}}}}}};
+       },
+       "decoder type (missing) is unsupported"},
+      {[](nlohmann::json& j) {
+         j["post_processor"] = {{"type", "TemplateProcessing"}};
+       },
+       "post_processor.single is not a list"},
+      {[](nlohmann::json& j) {
+         j["post_processor"] = Template(0, 0);
+         j["post_processor"]["single"][0] = 5;
+       },
+       "neither Sequence nor SpecialToken"},
+      {[](nlohmann::json& j) {
+         j["post_processor"] = Template(0, 0);
+         j["post_processor"]["special_tokens"]["B"] = "B";
+       },
+       "lacks the ids of \"B\""},
+  };
+  for (const auto& [edit, words] : cases) {
+    SCOPED_TRACE(words);
+    ExpectLoadError(EditedTinyJson(edit), absl::StatusCode::kInvalidArgument, words);
+  }
+  ExpectLoadError(R"({"model": 1e999})", absl::StatusCode::kInvalidArgument, "not valid JSON");
+
+  // tokenizer_config.json: entry.value("name", "") used to throw on a number.
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tok =
+      Tokenizer::FromJson(TinyTokenizerJson(), R"({"chat_template": [{"name": 5, "template": "x"},
+                                                 {"name": "default", "template": 7}]})");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Config().chat_template, "");
+  for (const char* config : {R"({"bos_token": {"content": 5}})", R"({"eos_token": [1]})",
+                             R"({"chat_template": 5})", "[1]", "{\"bos_token\": "}) {
+    tok = Tokenizer::FromJson(TinyTokenizerJson(), config);
+    EXPECT_EQ(tok.status().code(), absl::StatusCode::kInvalidArgument) << config;
+    EXPECT_THAT(std::string(tok.status().message()),
+                ::testing::StartsWith("tokenizer_config.json: "));
+  }
+}
+
+TEST(TokenizerTest, PostProcessorSequencesNestAndWrap) {
+  // A later processor wraps what the earlier ones produced.
+  const std::string json = EditedTinyJson([](nlohmann::json& j) {
+    j["post_processor"] = {
+        {"type", "Sequence"},
+        {"processors",
+         {Template(257, 'b'), {{"type", "Sequence"}, {"processors", {Template('a', 'c')}}}}}};
+  });
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromJson(json, "");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_THAT((*tok)->Encode("x", true), ElementsAre('a', 257, 'x', 'b', 'c'));
+
+  // Each level used to cost a stack frame: 200000 levels overflowed the stack.
+  auto nested = [](int levels) {
+    std::string processor = R"({"type": "ByteLevel"})";
+    std::string json;
+    for (int i = 0; i < levels; ++i) json += R"({"type": "Sequence", "processors": [)";
+    json += processor;
+    for (int i = 0; i < levels; ++i) json += "]}";
+    return TinyTokenizerJson("post_processor", json);
+  };
+  EXPECT_TRUE(Tokenizer::FromJson(nested(kMaxSequenceNesting), "").ok());
+  ExpectLoadError(nested(kMaxSequenceNesting + 1), absl::StatusCode::kInvalidArgument,
+                  "post_processor: Sequences nest more than 64 levels deep");
+  ExpectLoadError(nested(200000), absl::StatusCode::kInvalidArgument, "more than 64 levels");
+  std::string deep_normalizer;
+  for (int i = 0; i < 200000; ++i) deep_normalizer += R"({"type": "Sequence", "normalizers": [)";
+  deep_normalizer += R"({"type": "NFC"})";
+  for (int i = 0; i < 200000; ++i) deep_normalizer += "]}";
+  ExpectLoadError(TinyTokenizerJson("normalizer", deep_normalizer),
+                  absl::StatusCode::kInvalidArgument, "normalizer: Sequences nest more than 64");
+}
+
+TEST(TokenizerTest, LongRepeatedGroupsInSplitPatternsSplitRight) {
+  // "(?:ab)+" over a million "ab"s used to run out of JIT stack; the regex then reported no
+  // match and the whole text stayed one piece: a million wrong ids instead of "x" alone.
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromJson(
+      TinyTokenizerJson("pre_tokenizer", SplitThenByteLevel("(?:ab)+|c", "Removed")), "");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  std::string text;
+  for (int i = 0; i < 1000000; ++i) text += "ab";
+  text += "xcab";
+  absl::StatusOr<std::vector<TokenId>> ids = (*tok)->TryEncode(text, false);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_THAT(*ids, ElementsAre('x'));
+  EXPECT_THAT((*tok)->Encode(text, false), ElementsAre('x'));
+}
+
+TEST(TokenizerTest, TryEncodeReportsASplitPatternThatGivesUp) {
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromJson(
+      TinyTokenizerJson("pre_tokenizer", SplitThenByteLevel("(?:a|aa)+$", "Isolated")), "");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  const std::string text = "<s>" + std::string(60, 'a') + "!";
+  absl::StatusOr<std::vector<TokenId>> ids = (*tok)->TryEncode(text, false);
+  EXPECT_EQ(ids.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(ids.status().message()), HasSubstr("(?:a|aa)+$"));
+  EXPECT_THAT((*tok)->Encode(text, false), ::testing::IsEmpty());  // not wrong ids
+  EXPECT_THAT((*tok)->Encode("ab!", false), ElementsAre(256, '!'));
+}
+
 TEST(TokenizerTest, FileErrorsNameTheFile) {
   absl::StatusOr<std::unique_ptr<Tokenizer>> tok =
       Tokenizer::FromFiles("/nonexistent/tokenizer.json", "");
@@ -431,6 +641,231 @@ TEST(TokenizerTest, FileErrorsNameTheFile) {
   EXPECT_EQ(tok.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(tok.status().message()), HasSubstr(bad_config));
   EXPECT_THAT(std::string(tok.status().message()), HasSubstr("bos_token"));
+  // A config with a mistyped template name loads (the entry is not "default"); a broken
+  // tokenizer.json is reported against its own path.
+  std::ofstream(bad_config) << R"({"chat_template": [{"name": 5, "template": "x"}]})";
+  EXPECT_TRUE(Tokenizer::FromFiles(ModelDir("qwen3") + "tokenizer.json", bad_config).ok());
+  const std::string bad_json = ::testing::TempDir() + "/bad_tokenizer.json";
+  std::ofstream(bad_json) << TinyTokenizerJson("decoder", "5");
+  tok = Tokenizer::FromFiles(bad_json, bad_config);
+  EXPECT_EQ(tok.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(tok.status().message()), ::testing::StartsWith(bad_json + ": decoder"));
+}
+
+// A shipped tokenizer.json made quick to load: the vocabulary cut to its first `keep` tokens
+// plus the 256 byte tokens, renumbered densely; the merges among those; the added tokens and
+// the post-processor's ids renumbered to follow. Every other part is as shipped.
+nlohmann::json CompactTokenizer(const std::string& family, int keep) {
+  std::ifstream in(ModelDir(family) + "tokenizer.json", std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json json = nlohmann::json::parse(text.str());
+  std::vector<std::pair<int, std::string>> by_id;
+  for (const auto& [token, id] : json["model"]["vocab"].items()) {
+    const bool byte_token = token.size() <= 2 && (token.size() == 1 || (token[0] & 0xE0) == 0xC0);
+    if (id.get<int>() < keep || byte_token) by_id.emplace_back(id.get<int>(), token);
+  }
+  std::sort(by_id.begin(), by_id.end());
+  std::map<int, int> new_id;  // old -> new, for the vocabulary and the added tokens
+  nlohmann::json vocab = nlohmann::json::object();
+  for (const auto& [id, token] : by_id) {
+    new_id[id] = static_cast<int>(vocab.size());
+    vocab[token] = static_cast<int>(vocab.size());
+  }
+  nlohmann::json merges = nlohmann::json::array();
+  for (const nlohmann::json& merge : json["model"]["merges"]) {
+    const std::string left =
+        merge.is_array() ? merge[0].get<std::string>()
+                         : merge.get<std::string>().substr(0, merge.get<std::string>().find(' '));
+    const std::string right = merge.is_array() ? merge[1].get<std::string>()
+                                               : merge.get<std::string>().substr(left.size() + 1);
+    if (vocab.contains(left) && vocab.contains(right) && vocab.contains(left + right)) {
+      merges.push_back(merge);
+    }
+  }
+  int next = static_cast<int>(vocab.size());
+  for (nlohmann::json& added : json["added_tokens"]) {
+    const int old = added["id"].get<int>();
+    if (!new_id.contains(old)) new_id[old] = next++;
+    added["id"] = new_id[old];
+  }
+  std::function<void(nlohmann::json&)> renumber_post = [&](nlohmann::json& post) {
+    if (!post.is_object()) return;
+    if (post.contains("processors")) {
+      for (nlohmann::json& p : post["processors"]) renumber_post(p);
+    }
+    if (!post.contains("special_tokens")) return;
+    for (auto& [name, special] : post["special_tokens"].items()) {
+      for (nlohmann::json& id : special["ids"]) id = new_id.at(id.get<int>());
+    }
+  };
+  renumber_post(json["post_processor"]);
+  json["model"]["vocab"] = std::move(vocab);
+  json["model"]["merges"] = std::move(merges);
+  return json;
+}
+
+// `json` cut after `length` bytes and closed again (a cut string value closed, a cut number
+// or a key without its value dropped, every open bracket closed), so that most cuts still
+// parse and hand the loader partial structures.
+std::string CutAndClose(const std::string& json, size_t length) {
+  std::string out = json.substr(0, length);
+  struct Open {
+    char bracket;
+    bool after_colon;  // in an object: its last key has been read
+  };
+  std::vector<Open> open;
+  bool in_string = false, escaped = false;
+  size_t string_start = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char c = out[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      string_start = i;
+    } else if (c == '{' || c == '[') {
+      open.push_back({c, false});
+    } else if ((c == '}' || c == ']') && !open.empty()) {
+      open.pop_back();
+    } else if ((c == ':' || c == ',') && !open.empty()) {
+      open.back().after_colon = c == ':';
+    }
+  }
+  const bool in_key = !open.empty() && open.back().bracket == '{' && !open.back().after_colon;
+  if (in_string && in_key) {
+    out.resize(string_start);
+  } else if (in_string) {
+    if (escaped) out.pop_back();
+    out.resize(ValidUtf8Prefix(out));
+    out += '"';
+  } else {
+    while (!out.empty() && (std::isalnum(static_cast<unsigned char>(out.back())) ||
+                            out.back() == '-' || out.back() == '+' || out.back() == '.')) {
+      out.pop_back();  // a cut number or literal
+    }
+  }
+  if (in_key && !out.empty() && out.back() == '"') {  // a whole key without its value
+    out.resize(out.rfind('"', out.size() - 2));
+  } else if (!out.empty() && out.back() == ':') {  // likewise, and a cut value
+    out.resize(out.rfind('"', out.rfind('"', out.size() - 2) - 1));
+  }
+  if (!out.empty() && out.back() == ',') out.pop_back();
+  for (auto it = open.rbegin(); it != open.rend(); ++it) out += it->bracket == '{' ? '}' : ']';
+  return out;
+}
+
+// Loading must fail with a message or succeed, and a loaded tokenizer must encode and decode.
+void LoadAndUse(const std::string& json, const std::string& what) {
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromJson(json, "");
+  if (!tok.ok()) {
+    EXPECT_FALSE(tok.status().message().empty()) << what;
+    return;
+  }
+  absl::StatusOr<std::vector<TokenId>> ids =
+      (*tok)->TryEncode("Hello <think> 123 <|im_start|>\u00e9\u4e2d<｜User｜> x", true);
+  if (!ids.ok()) return;
+  for (bool skip : {false, true}) EXPECT_TRUE((*tok)->Decode(*ids, skip).ok()) << what;
+}
+
+// Every node of `json` worth mutating: all but the entries of the vocabulary, the merges and
+// the added tokens beyond the first two of each.
+void CollectPaths(const nlohmann::json& json, const nlohmann::json::json_pointer& at,
+                  std::vector<nlohmann::json::json_pointer>* paths) {
+  paths->push_back(at);
+  const bool long_list = at.to_string() == "/model/vocab" || at.to_string() == "/model/merges" ||
+                         at.to_string() == "/added_tokens";
+  int taken = 0;
+  if (json.is_object()) {
+    for (const auto& [key, value] : json.items()) {
+      if (long_list && taken++ == 2) break;
+      CollectPaths(value, at / key, paths);
+    }
+  } else if (json.is_array()) {
+    for (size_t i = 0; i < json.size() && !(long_list && i == 2); ++i) {
+      CollectPaths(json[i], at / i, paths);
+    }
+  }
+}
+
+TEST(TokenizerTest, CutOrMutatedRealFilesLoadOrFailCleanly) {
+  std::string deep;  // nesting that a recursive reader or dump() would pay for in stack
+  for (int i = 0; i < 5000; ++i) deep += "[";
+  for (int i = 0; i < 5000; ++i) deep += "]";
+  const std::vector<nlohmann::json> replacements = {nullptr,
+                                                    5,
+                                                    -1,
+                                                    4294967596u,
+                                                    1.5,
+                                                    "x",
+                                                    "",
+                                                    nlohmann::json::array(),
+                                                    nlohmann::json::object(),
+                                                    true,
+                                                    {{"type", "Sequence"}},
+                                                    nlohmann::json::parse(deep)};
+  std::mt19937 rng(11);
+  for (const std::string family : {"deepseek_v3", "qwen3", "llama3_1"}) {
+    SCOPED_TRACE(family);
+    const nlohmann::json compact = CompactTokenizer(family, 600);
+    // Two key orders: the shipped one, where the model (and in it the vocabulary and merges)
+    // comes last, so that cuts leave partial tables; and the order the loader reads in, so
+    // that cuts leave partial pre-tokenizers, post-processors and added tokens after whole
+    // parts.
+    auto layout = [&](const std::vector<std::string>& keys) {
+      std::string text = "{";
+      for (const std::string& key : keys) {
+        if (!compact.contains(key)) continue;
+        text += (text.size() > 1 ? ",\"" : "\"") + key + "\":";
+        if (key != "model") {
+          text += compact[key].dump();
+          continue;
+        }
+        nlohmann::json model = compact["model"];
+        model.erase("vocab");
+        model.erase("merges");
+        const std::string rest = model.dump();
+        text += rest.substr(0, rest.size() - 1) + ",\"vocab\":" + compact["model"]["vocab"].dump() +
+                ",\"merges\":" + compact["model"]["merges"].dump() + "}";
+      }
+      return text + "}";
+    };
+    for (const std::string& text :
+         {layout({"version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer",
+                  "post_processor", "decoder", "model"}),
+          layout({"model", "normalizer", "pre_tokenizer", "decoder", "post_processor",
+                  "added_tokens"})}) {
+      ASSERT_TRUE(Tokenizer::FromJson(text, "").ok()) << family;
+      for (int i = 1; i <= 50; ++i) {
+        const size_t length = text.size() * i / 51 + rng() % 64;
+        LoadAndUse(text.substr(0, length), absl::StrCat("cut at ", length));
+        LoadAndUse(CutAndClose(text, length), absl::StrCat("cut and closed at ", length));
+      }
+    }
+    std::vector<nlohmann::json::json_pointer> paths;
+    CollectPaths(compact, nlohmann::json::json_pointer(), &paths);
+    for (const nlohmann::json::json_pointer& path : paths) {
+      if (path.empty()) continue;
+      nlohmann::json mutated = compact;
+      mutated[path] = replacements[rng() % replacements.size()];
+      LoadAndUse(mutated.dump(), path.to_string());
+      nlohmann::json& parent = mutated.at(path.parent_pointer());
+      if (parent.is_array()) {
+        parent.erase(std::stoul(path.back()));
+      } else {
+        parent.erase(path.back());
+      }
+      LoadAndUse(mutated.dump(), path.to_string() + " removed");
+    }
+  }
 }
 
 TEST(TokenizerTest, ConcurrentEncodesAgree) {

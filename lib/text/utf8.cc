@@ -1,7 +1,5 @@
 #include "lib/text/utf8.h"
 
-#include "lib/text/tokenizer.h"
-
 namespace r1serve::text {
 namespace {
 

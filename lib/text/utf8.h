@@ -36,4 +36,8 @@ void AppendUtf8(char32_t code_point, std::string* out);
 // of maximal subparts", which is what Rust's String::from_utf8_lossy does).
 void AppendUtf8Lossy(std::string_view bytes, std::string* out);
 
+// Rust's String::from_utf8_lossy: valid UTF-8 copied, each maximal invalid subpart replaced
+// by U+FFFD.
+std::string Utf8Lossy(std::string_view bytes);
+
 }  // namespace r1serve::text

@@ -4,8 +4,6 @@
 
 #include <string>
 
-#include "lib/text/tokenizer.h"
-
 namespace r1serve::text {
 namespace {
 

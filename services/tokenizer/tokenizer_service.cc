@@ -34,32 +34,47 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 ChatFamily FromProto(v1::ChatFamily family) {
   switch (family) {
-    case v1::CHAT_FAMILY_DEEPSEEK_R1: return ChatFamily::kDeepSeekR1;
-    case v1::CHAT_FAMILY_QWEN2: return ChatFamily::kQwen2;
-    case v1::CHAT_FAMILY_QWEN3: return ChatFamily::kQwen3;
-    case v1::CHAT_FAMILY_LLAMA3: return ChatFamily::kLlama3;
-    default: return ChatFamily::kUnknown;
+    case v1::CHAT_FAMILY_DEEPSEEK_R1:
+      return ChatFamily::kDeepSeekR1;
+    case v1::CHAT_FAMILY_QWEN2:
+      return ChatFamily::kQwen2;
+    case v1::CHAT_FAMILY_QWEN3:
+      return ChatFamily::kQwen3;
+    case v1::CHAT_FAMILY_LLAMA3:
+      return ChatFamily::kLlama3;
+    default:
+      return ChatFamily::kUnknown;
   }
 }
 
 v1::ChatFamily ToProto(ChatFamily family) {
   switch (family) {
-    case ChatFamily::kDeepSeekR1: return v1::CHAT_FAMILY_DEEPSEEK_R1;
-    case ChatFamily::kQwen2: return v1::CHAT_FAMILY_QWEN2;
-    case ChatFamily::kQwen3: return v1::CHAT_FAMILY_QWEN3;
-    case ChatFamily::kLlama3: return v1::CHAT_FAMILY_LLAMA3;
-    case ChatFamily::kUnknown: break;
+    case ChatFamily::kDeepSeekR1:
+      return v1::CHAT_FAMILY_DEEPSEEK_R1;
+    case ChatFamily::kQwen2:
+      return v1::CHAT_FAMILY_QWEN2;
+    case ChatFamily::kQwen3:
+      return v1::CHAT_FAMILY_QWEN3;
+    case ChatFamily::kLlama3:
+      return v1::CHAT_FAMILY_LLAMA3;
+    case ChatFamily::kUnknown:
+      break;
   }
   return v1::CHAT_FAMILY_UNSPECIFIED;
 }
 
 absl::StatusOr<std::string> RoleName(v1::ChatRole role) {
   switch (role) {
-    case v1::CHAT_ROLE_SYSTEM: return std::string("system");
-    case v1::CHAT_ROLE_USER: return std::string("user");
-    case v1::CHAT_ROLE_ASSISTANT: return std::string("assistant");
-    case v1::CHAT_ROLE_TOOL: return std::string("tool");
-    default: return absl::InvalidArgumentError("chat message has no role (set system, user, ...)");
+    case v1::CHAT_ROLE_SYSTEM:
+      return std::string("system");
+    case v1::CHAT_ROLE_USER:
+      return std::string("user");
+    case v1::CHAT_ROLE_ASSISTANT:
+      return std::string("assistant");
+    case v1::CHAT_ROLE_TOOL:
+      return std::string("tool");
+    default:
+      return absl::InvalidArgumentError("chat message has no role (set system, user, ...)");
   }
 }
 
@@ -171,18 +186,17 @@ grpc::ServerUnaryReactor* TokenizerService::Unary(grpc::CallbackServerContext* c
 
 absl::Status TokenizerService::CheckText(std::string_view text) const {
   if (static_cast<int64_t>(text.size()) > limits_.max_text_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("text of ", text.size(),
-                                                   " bytes is over the limit of ",
-                                                   limits_.max_text_bytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "text of ", text.size(), " bytes is over the limit of ", limits_.max_text_bytes, " bytes"));
   }
   return absl::OkStatus();
 }
 
 absl::Status TokenizerService::CheckResponseBytes(int64_t bytes) const {
   if (bytes > limits_.max_response_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the response would hold about ", bytes, " bytes, over the limit of ",
-        limits_.max_response_bytes, "; split the request"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the response would hold about ", bytes, " bytes, over the limit of ",
+                     limits_.max_response_bytes, "; split the request"));
   }
   return absl::OkStatus();
 }
@@ -197,8 +211,8 @@ int64_t TokenizerService::DecodedBytes(const google::protobuf::RepeatedField<int
 absl::Status TokenizerService::CheckIds(const google::protobuf::RepeatedField<int32_t>& ids,
                                         const text::Tokenizer& tokenizer) const {
   if (ids.size() > limits_.max_token_ids) {
-    return absl::InvalidArgumentError(absl::StrCat(ids.size(), " token ids are over the limit of ",
-                                                   limits_.max_token_ids));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ids.size(), " token ids are over the limit of ", limits_.max_token_ids));
   }
   for (int i = 0; i < ids.size(); ++i) {
     if (!tokenizer.IsValidId(ids[i])) {
@@ -210,10 +224,9 @@ absl::Status TokenizerService::CheckIds(const google::protobuf::RepeatedField<in
   return absl::OkStatus();
 }
 
-std::vector<text::TokenId> TokenizerService::EncodeCounted(const text::Tokenizer& tokenizer,
-                                                           std::string_view text,
-                                                           bool add_special_tokens) {
-  std::vector<text::TokenId> ids = tokenizer.Encode(text, add_special_tokens);
+absl::StatusOr<std::vector<text::TokenId>> TokenizerService::EncodeCounted(
+    const text::Tokenizer& tokenizer, std::string_view text, bool add_special_tokens) {
+  ASSIGN_OR_RETURN(std::vector<text::TokenId> ids, tokenizer.TryEncode(text, add_special_tokens));
   encoded_tokens_.Increment(ids.size());
   encoded_bytes_.Increment(text.size());
   return ids;
@@ -225,9 +238,10 @@ grpc::ServerUnaryReactor* TokenizerService::Encode(grpc::CallbackServerContext* 
   return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     RETURN_IF_ERROR(CheckText(request->text()));
-    std::vector<text::TokenId> ids = EncodeCounted(
-        *tokenizer, request->text(),
-        AddSpecial(request->has_add_special_tokens(), request->add_special_tokens()));
+    ASSIGN_OR_RETURN(std::vector<text::TokenId> ids,
+                     EncodeCounted(*tokenizer, request->text(),
+                                   AddSpecial(request->has_add_special_tokens(),
+                                              request->add_special_tokens())));
     response->mutable_token_ids()->Add(ids.begin(), ids.end());
     return absl::OkStatus();
   });
@@ -239,16 +253,16 @@ grpc::ServerUnaryReactor* TokenizerService::EncodeBatch(grpc::CallbackServerCont
   return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     if (request->texts_size() > limits_.max_batch_items) {
-      return absl::InvalidArgumentError(absl::StrCat(request->texts_size(),
-                                                     " texts are over the batch limit of ",
-                                                     limits_.max_batch_items));
+      return absl::InvalidArgumentError(absl::StrCat(
+          request->texts_size(), " texts are over the batch limit of ", limits_.max_batch_items));
     }
     for (const std::string& text : request->texts()) RETURN_IF_ERROR(CheckText(text));
     const bool add_special =
         AddSpecial(request->has_add_special_tokens(), request->add_special_tokens());
     int64_t total_ids = 0;
     for (const std::string& text : request->texts()) {
-      std::vector<text::TokenId> ids = EncodeCounted(*tokenizer, text, add_special);
+      ASSIGN_OR_RETURN(std::vector<text::TokenId> ids,
+                       EncodeCounted(*tokenizer, text, add_special));
       total_ids += ids.size();
       // An id takes at most 5 bytes on the wire.
       RETURN_IF_ERROR(CheckResponseBytes(5 * total_ids));
@@ -317,9 +331,8 @@ grpc::ServerUnaryReactor* TokenizerService::ApplyChatTemplate(
   return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     if (request->messages_size() > limits_.max_batch_items) {
-      return absl::InvalidArgumentError(absl::StrCat(request->messages_size(),
-                                                     " messages are over the limit of ",
-                                                     limits_.max_batch_items));
+      return absl::InvalidArgumentError(absl::StrCat(
+          request->messages_size(), " messages are over the limit of ", limits_.max_batch_items));
     }
     std::vector<text::ChatMessage> messages;
     int64_t total_bytes = 0;
@@ -341,14 +354,14 @@ grpc::ServerUnaryReactor* TokenizerService::ApplyChatTemplate(
                             : FromProto(request->family());
     text::ChatTemplateOptions options;
     options.add_generation_prompt = request->add_generation_prompt();
-    ASSIGN_OR_RETURN(std::string prompt,
-                     text::RenderChat(family, messages, options,
-                                      tokenizer->Config().bos_token.value_or("")));
+    ASSIGN_OR_RETURN(
+        std::string prompt,
+        text::RenderChat(family, messages, options, tokenizer->Config().bos_token.value_or("")));
     RETURN_IF_ERROR(CheckText(prompt));  // the template's own text counts too
     if (request->tokenize()) {
       // The template already wrote BOS: no post-processor on top.
-      std::vector<text::TokenId> ids =
-          EncodeCounted(*tokenizer, prompt, /*add_special_tokens=*/false);
+      ASSIGN_OR_RETURN(std::vector<text::TokenId> ids,
+                       EncodeCounted(*tokenizer, prompt, /*add_special_tokens=*/false));
       response->mutable_token_ids()->Add(ids.begin(), ids.end());
     }
     response->set_family(ToProto(family));
@@ -365,9 +378,10 @@ grpc::ServerUnaryReactor* TokenizerService::CountTokens(grpc::CallbackServerCont
   return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
     RETURN_IF_ERROR(CheckText(request->text()));
-    std::vector<text::TokenId> ids = EncodeCounted(
-        *tokenizer, request->text(),
-        AddSpecial(request->has_add_special_tokens(), request->add_special_tokens()));
+    ASSIGN_OR_RETURN(std::vector<text::TokenId> ids,
+                     EncodeCounted(*tokenizer, request->text(),
+                                   AddSpecial(request->has_add_special_tokens(),
+                                              request->add_special_tokens())));
     response->set_token_count(ids.size());
     return absl::OkStatus();
   });
@@ -474,9 +488,10 @@ class DetokenizeReactor final
       }
     }
     if (request_.token_ids_size() > service_->limits_.max_stream_message_ids) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(request_.token_ids_size(), " ids in one Detokenize message are over the "
-                       "limit of ", service_->limits_.max_stream_message_ids));
+      return absl::InvalidArgumentError(absl::StrCat(request_.token_ids_size(),
+                                                     " ids in one Detokenize message are over the "
+                                                     "limit of ",
+                                                     service_->limits_.max_stream_message_ids));
     }
     RETURN_IF_ERROR(service_->CheckIds(request_.token_ids(), *tokenizer_));
     const std::span<const int32_t> ids(request_.token_ids().data(), request_.token_ids_size());

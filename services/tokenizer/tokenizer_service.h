@@ -93,8 +93,9 @@ class TokenizerService final : public v1::TokenizerService::CallbackService {
 
   absl::Status CheckText(std::string_view text) const;
   // Encode, counted in the service's metrics.
-  std::vector<text::TokenId> EncodeCounted(const text::Tokenizer& tokenizer, std::string_view text,
-                                           bool add_special_tokens);
+  absl::StatusOr<std::vector<text::TokenId>> EncodeCounted(const text::Tokenizer& tokenizer,
+                                                           std::string_view text,
+                                                           bool add_special_tokens);
   absl::Status CheckIds(const google::protobuf::RepeatedField<int32_t>& ids,
                         const text::Tokenizer& tokenizer) const;
   absl::Status CheckResponseBytes(int64_t bytes) const;
