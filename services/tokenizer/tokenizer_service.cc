@@ -192,6 +192,24 @@ absl::Status TokenizerService::CheckText(std::string_view text) const {
   return absl::OkStatus();
 }
 
+absl::Status TokenizerService::CheckCount(int64_t count, absl::string_view what) const {
+  if (count > limits_.max_batch_items) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(count, " ", what, " are over the limit of ", limits_.max_batch_items));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TokenizerService::DecodeCounted(
+    const text::Tokenizer& tokenizer, const google::protobuf::RepeatedField<int32_t>& ids,
+    bool skip_special_tokens) {
+  ASSIGN_OR_RETURN(
+      std::string text,
+      tokenizer.Decode(std::vector<text::TokenId>(ids.begin(), ids.end()), skip_special_tokens));
+  decoded_tokens_.Increment(ids.size());
+  return text;
+}
+
 absl::Status TokenizerService::CheckResponseBytes(int64_t bytes) const {
   if (bytes > limits_.max_response_bytes) {
     return absl::ResourceExhaustedError(
@@ -252,10 +270,7 @@ grpc::ServerUnaryReactor* TokenizerService::EncodeBatch(grpc::CallbackServerCont
                                                         v1::EncodeBatchResponse* response) {
   return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
-    if (request->texts_size() > limits_.max_batch_items) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          request->texts_size(), " texts are over the batch limit of ", limits_.max_batch_items));
-    }
+    RETURN_IF_ERROR(CheckCount(request->texts_size(), "texts"));
     for (const std::string& text : request->texts()) RETURN_IF_ERROR(CheckText(text));
     const bool add_special =
         AddSpecial(request->has_add_special_tokens(), request->add_special_tokens());
@@ -281,12 +296,9 @@ grpc::ServerUnaryReactor* TokenizerService::Decode(grpc::CallbackServerContext* 
     // Bound the text before building it (repairing invalid UTF-8 can at most triple it).
     RETURN_IF_ERROR(CheckResponseBytes(
         DecodedBytes(request->token_ids(), *tokenizer, request->skip_special_tokens())));
-    std::vector<text::TokenId> ids(request->token_ids().begin(), request->token_ids().end());
-    ASSIGN_OR_RETURN(*response->mutable_text(),
-                     tokenizer->Decode(ids, request->skip_special_tokens()));
-    RETURN_IF_ERROR(CheckResponseBytes(response->text().size()));
-    decoded_tokens_.Increment(ids.size());
-    return absl::OkStatus();
+    ASSIGN_OR_RETURN(*response->mutable_text(), DecodeCounted(*tokenizer, request->token_ids(),
+                                                              request->skip_special_tokens()));
+    return CheckResponseBytes(response->text().size());
   });
 }
 
@@ -295,11 +307,7 @@ grpc::ServerUnaryReactor* TokenizerService::DecodeBatch(
     v1::TokenizerDecodeBatchResponse* response) {
   return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
-    if (request->sequences_size() > limits_.max_batch_items) {
-      return absl::InvalidArgumentError(absl::StrCat(request->sequences_size(),
-                                                     " sequences are over the batch limit of ",
-                                                     limits_.max_batch_items));
-    }
+    RETURN_IF_ERROR(CheckCount(request->sequences_size(), "sequences"));
     int64_t total_ids = 0;
     int64_t total_bytes = 0;
     for (const v1::TokenIds& sequence : request->sequences()) {
@@ -314,12 +322,10 @@ grpc::ServerUnaryReactor* TokenizerService::DecodeBatch(
     RETURN_IF_ERROR(CheckResponseBytes(total_bytes));
     int64_t response_bytes = 0;
     for (const v1::TokenIds& sequence : request->sequences()) {
-      std::vector<text::TokenId> ids(sequence.ids().begin(), sequence.ids().end());
       ASSIGN_OR_RETURN(*response->add_texts(),
-                       tokenizer->Decode(ids, request->skip_special_tokens()));
+                       DecodeCounted(*tokenizer, sequence.ids(), request->skip_special_tokens()));
       response_bytes += response->texts().rbegin()->size();
       RETURN_IF_ERROR(CheckResponseBytes(response_bytes));
-      decoded_tokens_.Increment(ids.size());
     }
     return absl::OkStatus();
   });
@@ -330,10 +336,7 @@ grpc::ServerUnaryReactor* TokenizerService::ApplyChatTemplate(
     v1::ApplyChatTemplateResponse* response) {
   return Unary(context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
-    if (request->messages_size() > limits_.max_batch_items) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          request->messages_size(), " messages are over the limit of ", limits_.max_batch_items));
-    }
+    RETURN_IF_ERROR(CheckCount(request->messages_size(), "messages"));
     std::vector<text::ChatMessage> messages;
     int64_t total_bytes = 0;
     for (const v1::ChatMessage& message : request->messages()) {

@@ -99,6 +99,12 @@ class TokenizerService final : public v1::TokenizerService::CallbackService {
   absl::Status CheckIds(const google::protobuf::RepeatedField<int32_t>& ids,
                         const text::Tokenizer& tokenizer) const;
   absl::Status CheckResponseBytes(int64_t bytes) const;
+  // `count` items (texts, sequences, messages) against max_batch_items.
+  absl::Status CheckCount(int64_t count, absl::string_view what) const;
+  // Decode, counted in the service's metrics.
+  absl::StatusOr<std::string> DecodeCounted(const text::Tokenizer& tokenizer,
+                                            const google::protobuf::RepeatedField<int32_t>& ids,
+                                            bool skip_special_tokens);
   // Bytes the ids decode to, before UTF-8 repair.
   static int64_t DecodedBytes(const google::protobuf::RepeatedField<int32_t>& ids,
                               const text::Tokenizer& tokenizer, bool skip_special);
