@@ -229,7 +229,9 @@ class ServiceHostTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
     grpc::Status status = SyncEcho::NewStub(channel)->Echo(&context, request, &reply);
-    if (status.ok()) EXPECT_EQ(reply.text(), "hi");
+    if (status.ok()) {
+      EXPECT_EQ(reply.text(), "hi");
+    }
     return status;
   }
 
@@ -241,7 +243,9 @@ class ServiceHostTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
     grpc::Status status = CallbackEcho::NewStub(channel)->Echo(&context, request, &reply);
-    if (status.ok()) EXPECT_EQ(reply.text(), "hi");
+    if (status.ok()) {
+      EXPECT_EQ(reply.text(), "hi");
+    }
     return status;
   }
 
