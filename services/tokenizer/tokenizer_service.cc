@@ -94,6 +94,15 @@ bool PromptEndsInReasoning(std::string_view prompt) {
 
 bool AddSpecial(bool has, bool value) { return has ? value : true; }
 
+// One family for both directions: the registry merges the second registration into the first.
+prometheus::Counter& TokensCounter(prometheus::Registry& registry, const std::string& direction) {
+  return prometheus::BuildCounter()
+      .Name("r1serve_tokenizer_tokens_total")
+      .Help("Token ids produced by encoding or consumed by decoding")
+      .Register(registry)
+      .Add({{"direction", direction}});
+}
+
 }  // namespace
 
 absl::StatusOr<ServedTokenizer> LoadServedTokenizer(std::string model_name, const std::string& path,
@@ -130,21 +139,13 @@ TokenizerService::TokenizerService(rpc::ServiceHost* host, ServedTokenizer serve
     : host_(host),
       served_(std::move(served)),
       limits_(limits),
-      encoded_tokens_(prometheus::BuildCounter()
-                          .Name("r1serve_tokenizer_tokens_total")
-                          .Help("Token ids produced by encoding or consumed by decoding")
-                          .Register(host->metrics_registry())
-                          .Add({{"direction", "encode"}})),
+      encoded_tokens_(TokensCounter(host->metrics_registry(), "encode")),
       encoded_bytes_(prometheus::BuildCounter()
                          .Name("r1serve_tokenizer_encoded_bytes_total")
                          .Help("UTF-8 bytes of text encoded")
                          .Register(host->metrics_registry())
                          .Add({})),
-      decoded_tokens_(prometheus::BuildCounter()
-                          .Name("r1serve_tokenizer_tokens_total")
-                          .Help("Token ids produced by encoding or consumed by decoding")
-                          .Register(host->metrics_registry())
-                          .Add({{"direction", "decode"}})),
+      decoded_tokens_(TokensCounter(host->metrics_registry(), "decode")),
       detokenize_streams_(prometheus::BuildGauge()
                               .Name("r1serve_tokenizer_detokenize_streams")
                               .Help("Detokenize streams in progress")
