@@ -251,16 +251,19 @@ absl::StatusOr<std::vector<text::TokenId>> TokenizerService::EncodeCounted(
   return ids;
 }
 
+template <typename Request>
+absl::StatusOr<std::vector<text::TokenId>> TokenizerService::EncodeOne(const Request& request) {
+  ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request.model()));
+  RETURN_IF_ERROR(CheckText(request.text()));
+  return EncodeCounted(*tokenizer, request.text(),
+                       AddSpecial(request.has_add_special_tokens(), request.add_special_tokens()));
+}
+
 grpc::ServerUnaryReactor* TokenizerService::Encode(grpc::CallbackServerContext* context,
                                                    const v1::EncodeRequest* request,
                                                    v1::EncodeResponse* response) {
   return Unary(context, [this, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
-    RETURN_IF_ERROR(CheckText(request->text()));
-    ASSIGN_OR_RETURN(std::vector<text::TokenId> ids,
-                     EncodeCounted(*tokenizer, request->text(),
-                                   AddSpecial(request->has_add_special_tokens(),
-                                              request->add_special_tokens())));
+    ASSIGN_OR_RETURN(std::vector<text::TokenId> ids, EncodeOne(*request));
     response->mutable_token_ids()->Add(ids.begin(), ids.end());
     return absl::OkStatus();
   });
@@ -380,12 +383,7 @@ grpc::ServerUnaryReactor* TokenizerService::CountTokens(grpc::CallbackServerCont
                                                         const v1::CountTokensRequest* request,
                                                         v1::CountTokensResponse* response) {
   return Unary(context, [this, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(const text::Tokenizer* tokenizer, Resolve(request->model()));
-    RETURN_IF_ERROR(CheckText(request->text()));
-    ASSIGN_OR_RETURN(std::vector<text::TokenId> ids,
-                     EncodeCounted(*tokenizer, request->text(),
-                                   AddSpecial(request->has_add_special_tokens(),
-                                              request->add_special_tokens())));
+    ASSIGN_OR_RETURN(std::vector<text::TokenId> ids, EncodeOne(*request));
     response->set_token_count(ids.size());
     return absl::OkStatus();
   });

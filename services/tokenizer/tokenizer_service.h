@@ -101,6 +101,9 @@ class TokenizerService final : public v1::TokenizerService::CallbackService {
   absl::Status CheckResponseBytes(int64_t bytes) const;
   // `count` items (texts, sequences, messages) against max_batch_items.
   absl::Status CheckCount(int64_t count, absl::string_view what) const;
+  // Resolve, size check and counted encode of an EncodeRequest or CountTokensRequest.
+  template <typename Request>
+  absl::StatusOr<std::vector<text::TokenId>> EncodeOne(const Request& request);
   // Decode, counted in the service's metrics.
   absl::StatusOr<std::string> DecodeCounted(const text::Tokenizer& tokenizer,
                                             const google::protobuf::RepeatedField<int32_t>& ids,
