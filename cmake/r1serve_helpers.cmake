@@ -27,3 +27,13 @@ function(r1serve_library name dir)
     endforeach()
   endif()
 endfunction()
+
+# r1serve_node_e2e(NAME SCRIPT): an end-to-end test (label "e2e") that runs SCRIPT, relative to the
+# calling folder, with `node --test`: real service binaries on loopback, called by the
+# independent grpc-js client from tests/peers.
+function(r1serve_node_e2e name script)
+  add_test(NAME ${name}
+    COMMAND ${NODE_EXECUTABLE} --test ${CMAKE_CURRENT_SOURCE_DIR}/${script})
+  set_tests_properties(${name} PROPERTIES LABELS e2e TIMEOUT 300
+    ENVIRONMENT "R1SERVE_SOURCE_DIR=${CMAKE_SOURCE_DIR};R1SERVE_BUILD_DIR=${CMAKE_BINARY_DIR};NODE_PATH=${CMAKE_SOURCE_DIR}/tests/peers/node_modules")
+endfunction()
