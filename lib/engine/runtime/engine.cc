@@ -435,6 +435,7 @@ void Engine::Deliver(Request& request, int index, const SampledToken& token,
           sample.stop->Append(text, sample.sampler.stop_strings_active());
       safe_end = progress.safe_end;
       stopped = progress.stopped;
+      if (stopped) event.stop_index = progress.stop_index;
     }
     event.text = sample.text.substr(sample.sent, safe_end - sample.sent);
     sample.sent = safe_end;
@@ -570,6 +571,10 @@ EngineLoad Engine::Load() const {
   load.computed_tokens = computed_tokens_;
   load.generated_tokens = generated_tokens_;
   return load;
+}
+
+std::vector<uint64_t> Engine::CachedBlockHashes(size_t max_hashes) const {
+  return scheduler_->CachedBlockHashes(max_hashes);
 }
 
 }  // namespace r1serve::engine

@@ -105,6 +105,8 @@ struct TokenEvent {
   // what follows it dropped.
   std::string text;
   FinishReason finish = FinishReason::kNone;  // set on the sample's last event
+  // finish kStopString: which of SamplingParams.stop matched (the services name it).
+  int stop_index = -1;
   absl::Status error;                         // why, when finish is kError
   bool request_done = false;                  // the request's last event
   // On a sample's last event: usage.
@@ -191,6 +193,9 @@ class Engine {
   absl::StatusOr<KvSnapshot> ExportKv(RequestId id, int sample_index = 0) const;
 
   EngineLoad Load() const;
+  // Routing hashes of the prefix cache, most recently used first (Scheduler::CachedBlockHashes);
+  // a scan of the cache: not for every step.
+  std::vector<uint64_t> CachedBlockHashes(size_t max_hashes) const;
 
  private:
   struct Sample;

@@ -1,5 +1,7 @@
 #include "lib/engine/runtime/engine_loop.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -64,6 +66,12 @@ EngineLoad EngineLoop::Load() const {
   return load_;
 }
 
+std::vector<uint64_t> EngineLoop::CachedBlockHashes(size_t max_hashes) const {
+  std::lock_guard lock(mu_);
+  const size_t n = std::min(max_hashes, block_hashes_.size());
+  return std::vector<uint64_t>(block_hashes_.begin(), block_hashes_.begin() + n);
+}
+
 bool EngineLoop::Wakeable() const {
   return stopping_ || has_work_ || !adds_.empty() || !cancels_.empty();
 }
@@ -117,8 +125,18 @@ void EngineLoop::Run() {
         broken_ = events.status();
       }
     }
+    // The prefix cache's routing hashes cost a scan of the cache: refreshed at most every
+    // kBlockHashesRefresh while busy, and always once the loop goes idle.
+    const bool going_idle = engine_failed_ || !engine_->HasWork();
+    const auto now = std::chrono::steady_clock::now();
+    std::optional<std::vector<uint64_t>> hashes;
+    if (going_idle || now - hashes_refreshed_ >= kBlockHashesRefresh) {
+      hashes = engine_->CachedBlockHashes(kMaxPublishedBlockHashes);
+      hashes_refreshed_ = now;
+    }
     std::lock_guard lock(mu_);
     load_ = engine_->Load();
+    if (hashes.has_value()) block_hashes_ = *std::move(hashes);
     has_work_ = !engine_failed_ && engine_->HasWork();
     if (stopping && !has_work_ && adds_.empty() && cancels_.empty()) return;
   }

@@ -25,7 +25,9 @@
 //   invariant failed), every request ends with a kError event and Submit answers INTERNAL.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -58,6 +60,12 @@ class EngineLoop {
 
   // As of the end of the last step.
   EngineLoad Load() const;
+  // The prefix cache's routing hashes (PrefixCacheSummary.block_hashes), most recently used
+  // first, at most min(max_hashes, kMaxPublishedBlockHashes); refreshed every
+  // kBlockHashesRefresh while the loop is busy and whenever it goes idle.
+  std::vector<uint64_t> CachedBlockHashes(size_t max_hashes) const;
+  static constexpr size_t kMaxPublishedBlockHashes = 1024;
+  static constexpr std::chrono::milliseconds kBlockHashesRefresh{250};
   // The engine's thread-safe side (config, tokenizer, kv_header, ValidateRequest).
   const Engine& engine() const { return *engine_; }
 
@@ -94,10 +102,12 @@ class EngineLoop {
   bool has_work_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   EngineLoad load_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> block_hashes_ ABSL_GUARDED_BY(mu_);
 
   // Loop thread only.
   absl::flat_hash_map<RequestId, Sink> sinks_;
   bool engine_failed_ = false;
+  std::chrono::steady_clock::time_point hashes_refreshed_;
 
   std::thread thread_;
 };
