@@ -3,13 +3,14 @@
 //
 //   kv_transfer_bench --prefill=127.0.0.1:50061 --prompt_tokens=1024 --runs=5
 //
-// Each run sends a fresh random prompt (no prefix-cache hit) to PrefillService.Prefill and
-// receives the stream exactly as the decode service does (KvStreamReceiver: header check,
-// sequence numbers, CRC32C of every chunk, copy into the snapshot). Transfer time is from the
-// first KvChunk to the trailer: compute is over by then (prefill sends chunks once a prompt's
-// KV is complete), so this is the wire, gRPC and the checks. The baseline copies the same
-// number of bytes, chunk by chunk, from one buffer into another (memcpy, one thread). Prints
-// GB/s of each as median (min-max) over the runs and the ratio transfer / memcpy.
+// Each run sends a fresh random prompt twice to PrefillService.Prefill and receives the stream
+// exactly as the decode service does (KvStreamReceiver: header check, sequence numbers, CRC32C
+// of every chunk, copy into the snapshot). The first call computes the prompt, its chunks
+// flowing while later layers compute; the second finds the prompt in prefill's prefix cache, so
+// its chunks flow with almost no compute: its rate, from the first KvChunk to the trailer, is
+// the transfer path's (loopback, gRPC, checks). The baseline copies the same number of bytes,
+// chunk by chunk, from one buffer into another (memcpy, one thread). Prints GB/s of each as
+// median (min-max) over the runs, the ratio, and the cold call's time.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -66,16 +67,14 @@ engine::KvHeader HeaderFromInfo(const v1::ModelInfo& info) {
 struct Transfer {
   uint64_t bytes = 0;
   uint64_t chunks = 0;
-  double seconds = 0;       // first chunk to trailer
-  double total_seconds = 0;  // call to trailer (compute included)
+  double seconds = 0;        // first chunk to trailer
+  double total_seconds = 0;  // call to trailer
 };
 
 absl::StatusOr<Transfer> RunOnce(v1::PrefillService::Stub& stub, const v1::ModelInfo& info,
-                                 const engine::KvHeader& header, std::mt19937& rng) {
+                                 const engine::KvHeader& header,
+                                 const std::vector<int32_t>& prompt) {
   v1::PrefillRequest request;
-  std::uniform_int_distribution<int32_t> id(100, static_cast<int32_t>(info.vocab_size()) - 1000);
-  std::vector<int32_t> prompt;
-  for (int i = 0; i < absl::GetFlag(FLAGS_prompt_tokens); ++i) prompt.push_back(id(rng));
   request.mutable_prompt_token_ids()->Add(prompt.begin(), prompt.end());
   request.mutable_sampling()->set_temperature(0);
   request.set_model_fingerprint(info.fingerprint());
@@ -152,28 +151,34 @@ int Main() {
   }
   const engine::KvHeader header = HeaderFromInfo(load.model());
   std::mt19937 rng(1);
-  std::vector<double> transfer_gbs, memcpy_gbs, compute_s;
+  std::vector<double> transfer_gbs, memcpy_gbs, cold_s;
   uint64_t bytes = 0;
+  std::uniform_int_distribution<int32_t> id(100,
+                                            static_cast<int32_t>(load.model().vocab_size()) - 1000);
   for (int run = -1; run < absl::GetFlag(FLAGS_runs); ++run) {
-    absl::StatusOr<Transfer> t = RunOnce(*stub, load.model(), header, rng);
-    if (!t.ok()) {
-      std::cerr << "Prefill: " << t.status() << "\n";
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < absl::GetFlag(FLAGS_prompt_tokens); ++i) prompt.push_back(id(rng));
+    absl::StatusOr<Transfer> cold = RunOnce(*stub, load.model(), header, prompt);
+    absl::StatusOr<Transfer> warm =
+        cold.ok() ? RunOnce(*stub, load.model(), header, prompt) : cold;
+    if (!warm.ok()) {
+      std::cerr << "Prefill: " << warm.status() << "\n";
       return 1;
     }
     if (run < 0) continue;  // warm-up
-    bytes = t->bytes;
-    transfer_gbs.push_back(t->bytes / t->seconds / 1e9);
-    compute_s.push_back(t->total_seconds - t->seconds);
-    memcpy_gbs.push_back(t->bytes / MemcpySeconds(t->bytes, absl::GetFlag(FLAGS_max_chunk_bytes)) /
-                         1e9);
+    bytes = warm->bytes;
+    transfer_gbs.push_back(warm->bytes / warm->seconds / 1e9);
+    cold_s.push_back(cold->total_seconds);
+    memcpy_gbs.push_back(
+        warm->bytes / MemcpySeconds(warm->bytes, absl::GetFlag(FLAGS_max_chunk_bytes)) / 1e9);
   }
-  const Stats tr = Summarize(transfer_gbs), mc = Summarize(memcpy_gbs), cs = Summarize(compute_s);
+  const Stats tr = Summarize(transfer_gbs), mc = Summarize(memcpy_gbs), cs = Summarize(cold_s);
   std::cout << absl::StrFormat(
       "KV of a %d-token prompt: %.1f MiB in %d-byte chunks (%d layers, %d KV heads, head_dim %d)\n"
       "  gRPC KV transfer (checked, assembled): %.2f GB/s (%.2f-%.2f)\n"
       "  memcpy of the same bytes:              %.2f GB/s (%.2f-%.2f)\n"
       "  ratio transfer / memcpy:               %.3f\n"
-      "  prefill compute before the first chunk: %.3f s (%.3f-%.3f)\n",
+      "  cold call (compute, transfer overlapping): %.3f s (%.3f-%.3f)\n",
       absl::GetFlag(FLAGS_prompt_tokens), bytes / 1048576.0,
       static_cast<int>(absl::GetFlag(FLAGS_max_chunk_bytes)), header.num_layers,
       header.num_kv_heads, header.head_dim, tr.median, tr.min, tr.max, mc.median, mc.min, mc.max,

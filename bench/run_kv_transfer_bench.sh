@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # KV transfer throughput: starts r1serve-prefill on loopback with a model whose KV is large
 # (28 layers, 8 KV heads of 128: 112 KiB per token in F16) and cheap to compute, then runs
-# kv_transfer_bench against it: GB/s of the checked gRPC KV stream vs memcpy of the same bytes.
+# kv_transfer_bench against it: GB/s of the checked gRPC KV stream vs memcpy of the same bytes
+# (see kv_transfer_bench.cc for what is timed).
 #
 #   ninja -C build kv_transfer_bench r1serve-prefill r1serve-make-model && bench/run_kv_transfer_bench.sh
 #
@@ -21,7 +22,7 @@ if [[ ! -f "$MODEL" ]]; then
 fi
 log="$(mktemp)"
 "$BUILD/bin/r1serve-prefill" --model="$MODEL" --host=127.0.0.1 --port=0 --metrics_port=-1 \
-  --threads="${R1SERVE_BENCH_THREADS:-2}" --kv_cache_mb=2048 --enable_prefix_caching=false \
+  --threads="${R1SERVE_BENCH_THREADS:-2}" --kv_cache_mb=2048 \
   >"$log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT

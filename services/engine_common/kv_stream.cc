@@ -24,65 +24,61 @@ void ZeroUnusedSlots(const engine::KvHeader& h, int used_tokens, std::string& bl
 
 }  // namespace
 
-v1::KvHeader KvHeaderToProto(const engine::KvSnapshot& snapshot, uint32_t first_block,
-                             uint32_t cached_prefix_tokens) {
+v1::KvHeader KvHeaderToProto(const engine::KvHeader& kv, int num_prompt_tokens,
+                             uint32_t first_block, uint32_t cached_prefix_tokens) {
   v1::KvHeader header;
-  header.set_model_fingerprint(snapshot.header.model_fingerprint);
-  *header.mutable_kv_cache() = KvCacheSpecFromHeader(snapshot.header);
-  header.set_num_prompt_tokens(static_cast<uint32_t>(snapshot.num_tokens()));
-  header.set_num_blocks(static_cast<uint32_t>(snapshot.num_blocks()));
+  header.set_model_fingerprint(kv.model_fingerprint);
+  *header.mutable_kv_cache() = KvCacheSpecFromHeader(kv);
+  header.set_num_prompt_tokens(static_cast<uint32_t>(num_prompt_tokens));
+  header.set_num_blocks(static_cast<uint32_t>((num_prompt_tokens + kv.block_size - 1) / kv.block_size));
   header.set_first_block(first_block);
   header.set_cached_prefix_tokens(cached_prefix_tokens);
   return header;
 }
 
-KvChunker::KvChunker(std::shared_ptr<const engine::KvSnapshot> snapshot, uint32_t first_block,
+KvChunker::KvChunker(const engine::KvHeader& header, int num_prompt_tokens, uint32_t first_block,
                      uint64_t max_chunk_bytes)
-    : snapshot_(std::move(snapshot)),
-      first_block_(first_block),
-      num_blocks_(static_cast<uint32_t>(snapshot_->num_blocks())),
-      next_block_(first_block) {
+    : header_(header), num_prompt_tokens_(num_prompt_tokens), first_block_(first_block) {
   if (max_chunk_bytes == 0) max_chunk_bytes = kDefaultMaxChunkBytes;
-  const uint64_t pair_bytes = 2 * static_cast<uint64_t>(snapshot_->header.block_bytes);
+  const uint64_t pair_bytes = 2 * static_cast<uint64_t>(header_.block_bytes);
   if (pair_bytes > 0) {
     blocks_per_chunk_ = static_cast<uint32_t>(std::max<uint64_t>(1, max_chunk_bytes / pair_bytes));
   }
 }
 
-std::optional<v1::KvChunk> KvChunker::Next() {
-  const engine::KvHeader& h = snapshot_->header;
-  if (next_block_ >= num_blocks_) {
-    ++layer_;
-    next_block_ = first_block_;
+std::vector<v1::KvChunk> KvChunker::Cut(const engine::KvLayerBlocks& blocks) {
+  const size_t block_bytes = static_cast<size_t>(header_.block_bytes);
+  const uint32_t last_block =
+      static_cast<uint32_t>((num_prompt_tokens_ + header_.block_size - 1) / header_.block_size) - 1;
+  std::vector<v1::KvChunk> chunks;
+  uint32_t block = std::max(static_cast<uint32_t>(blocks.first_block), first_block_);
+  const uint32_t end = static_cast<uint32_t>(blocks.first_block + blocks.num_blocks);
+  while (block < end) {
+    const uint32_t count = std::min(blocks_per_chunk_, end - block);
+    const size_t offset = (block - static_cast<uint32_t>(blocks.first_block)) * block_bytes;
+    std::string k = blocks.k.substr(offset, count * block_bytes);
+    std::string v = blocks.v.substr(offset, count * block_bytes);
+    if (block + count - 1 == last_block) {
+      const int used = num_prompt_tokens_ - static_cast<int>(last_block) * header_.block_size;
+      std::string last_k = k.substr(k.size() - block_bytes);
+      std::string last_v = v.substr(v.size() - block_bytes);
+      ZeroUnusedSlots(header_, used, last_k);
+      ZeroUnusedSlots(header_, used, last_v);
+      k.replace(k.size() - block_bytes, block_bytes, last_k);
+      v.replace(v.size() - block_bytes, block_bytes, last_v);
+    }
+    v1::KvChunk& chunk = chunks.emplace_back();
+    chunk.set_sequence(sequence_++);
+    chunk.set_layer(static_cast<uint32_t>(blocks.layer));
+    chunk.set_first_block(block);
+    chunk.set_num_blocks(count);
+    chunk.set_crc32c(Crc32cExtend(Crc32c(k), v));
+    bytes_ += k.size() + v.size();
+    chunk.set_k_bytes(std::move(k));
+    chunk.set_v_bytes(std::move(v));
+    block += count;
   }
-  if (layer_ >= h.num_layers || first_block_ >= num_blocks_) return std::nullopt;
-
-  const uint32_t count = std::min(blocks_per_chunk_, num_blocks_ - next_block_);
-  const std::string& layer = snapshot_->layers[static_cast<size_t>(layer_)];
-  const size_t block_bytes = static_cast<size_t>(h.block_bytes);
-  v1::KvChunk chunk;
-  chunk.set_sequence(sequence_);
-  chunk.set_layer(static_cast<uint32_t>(layer_));
-  chunk.set_first_block(next_block_);
-  chunk.set_num_blocks(count);
-  std::string k = layer.substr(next_block_ * block_bytes, count * block_bytes);
-  std::string v = layer.substr((num_blocks_ + next_block_) * block_bytes, count * block_bytes);
-  if (next_block_ + count == num_blocks_) {
-    const int used = snapshot_->num_tokens() - static_cast<int>(num_blocks_ - 1) * h.block_size;
-    std::string last_k = k.substr(k.size() - block_bytes);
-    std::string last_v = v.substr(v.size() - block_bytes);
-    ZeroUnusedSlots(h, used, last_k);
-    ZeroUnusedSlots(h, used, last_v);
-    k.replace(k.size() - block_bytes, block_bytes, last_k);
-    v.replace(v.size() - block_bytes, block_bytes, last_v);
-  }
-  chunk.set_crc32c(Crc32cExtend(Crc32c(k), v));
-  bytes_ += k.size() + v.size();
-  chunk.set_k_bytes(std::move(k));
-  chunk.set_v_bytes(std::move(v));
-  next_block_ += count;
-  ++sequence_;
-  return chunk;
+  return chunks;
 }
 
 KvStreamReceiver::KvStreamReceiver(engine::KvHeader ours, std::vector<int32_t> prompt,

@@ -1,11 +1,11 @@
 // The two ends of a Prefill call's KV stream (prefill.proto), as plain logic with no sockets:
-// KvChunker cuts an engine's KvSnapshot into KvChunks; KvStreamReceiver checks and assembles
+// KvChunker cuts the engine's streamed layer blocks into KvChunks; KvStreamReceiver checks and assembles
 // what arrives (header, chunks, first token, trailer) back into a KvSnapshot for
 // Engine::ImportRequest. Every check the contract asks for is here, so it is tested here.
 //
 //   // prefill
-//   KvChunker chunker(snapshot, /*first_block=*/0, max_chunk_bytes);
-//   while (std::optional<v1::KvChunk> chunk = chunker.Next()) Send(*chunk);
+//   KvChunker chunker(engine.kv_header(), prompt.size(), /*first_block=*/0, max_chunk_bytes);
+//   for (v1::KvChunk& chunk : chunker.Cut(layer_blocks)) Send(std::move(chunk));
 //   // decode
 //   KvStreamReceiver receiver(engine.kv_header(), prompt, sampling.n);
 //   RETURN_IF_ERROR(receiver.OnHeader(response.header()));  // ... OnChunk, OnFirstToken
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "lib/engine/runtime/engine.h"
 #include "lib/engine/runtime/kv_snapshot.h"
 #include "r1serve/v1/prefill.pb.h"
 
@@ -27,31 +28,30 @@ namespace r1serve::services {
 
 inline constexpr uint64_t kDefaultMaxChunkBytes = uint64_t{1} << 20;
 
-// The KvHeader message of a snapshot's stream.
-v1::KvHeader KvHeaderToProto(const engine::KvSnapshot& snapshot, uint32_t first_block,
-                             uint32_t cached_prefix_tokens);
+// The KvHeader message of the stream of a prompt's KV.
+v1::KvHeader KvHeaderToProto(const engine::KvHeader& header, int num_prompt_tokens,
+                             uint32_t first_block, uint32_t cached_prefix_tokens);
 
 class KvChunker {
  public:
-  // Sends blocks [first_block, num_blocks) of every layer, layer by layer, each chunk at most
-  // max_chunk_bytes of K plus V (0: kDefaultMaxChunkBytes) but always at least one block.
-  // Slots past the prompt in its last block are sent as zeros (the contract's promise).
-  KvChunker(std::shared_ptr<const engine::KvSnapshot> snapshot, uint32_t first_block,
+  // For a prompt of num_prompt_tokens whose blocks [first_block, ...) are sent; each chunk at
+  // most max_chunk_bytes of K plus V (0: kDefaultMaxChunkBytes) but always at least one block.
+  KvChunker(const engine::KvHeader& header, int num_prompt_tokens, uint32_t first_block,
             uint64_t max_chunk_bytes);
 
-  // The next chunk, with its sequence number and CRC32C; nullopt after the last one.
-  std::optional<v1::KvChunk> Next();
+  // Cuts one layer's blocks (Engine's kv_sink, or a snapshot's layer) into chunks, with their
+  // sequence numbers and CRC32C. Blocks before first_block are left out; slots past the prompt
+  // in its last block are sent as zeros (the contract's promise).
+  std::vector<v1::KvChunk> Cut(const engine::KvLayerBlocks& blocks);
 
   uint64_t chunks_sent() const { return sequence_; }
   uint64_t bytes_sent() const { return bytes_; }
 
  private:
-  const std::shared_ptr<const engine::KvSnapshot> snapshot_;
+  const engine::KvHeader header_;
+  const int num_prompt_tokens_;
   const uint32_t first_block_;
-  const uint32_t num_blocks_;
   uint32_t blocks_per_chunk_ = 1;
-  int layer_ = 0;
-  uint32_t next_block_ = 0;
   uint64_t sequence_ = 0;
   uint64_t bytes_ = 0;
 };

@@ -38,10 +38,17 @@ std::shared_ptr<engine::KvSnapshot> RandomSnapshot(int tokens, int samples = 1) 
   return s;
 }
 
+// The stream of a snapshot as the prefill service sends it: every layer's blocks, cut.
 std::vector<v1::KvChunk> AllChunks(const std::shared_ptr<engine::KvSnapshot>& s, uint64_t max) {
-  KvChunker chunker(s, 0, max);
+  KvChunker chunker(s->header, s->num_tokens(), 0, max);
   std::vector<v1::KvChunk> chunks;
-  while (std::optional<v1::KvChunk> c = chunker.Next()) chunks.push_back(*std::move(c));
+  const size_t half = static_cast<size_t>(s->num_blocks()) * s->header.block_bytes;
+  for (int l = 0; l < s->header.num_layers; ++l) {
+    engine::KvLayerBlocks blocks{.layer = l, .first_block = 0, .num_blocks = s->num_blocks()};
+    blocks.k = s->layers[l].substr(0, half);
+    blocks.v = s->layers[l].substr(half);
+    for (v1::KvChunk& c : chunker.Cut(blocks)) chunks.push_back(std::move(c));
+  }
   return chunks;
 }
 
@@ -70,7 +77,7 @@ TEST(KvStreamTest, RoundTripRestoresEveryUsedSlot) {
       auto s = RandomSnapshot(tokens, 2);
       const std::vector<v1::KvChunk> chunks = AllChunks(s, max_chunk);
       KvStreamReceiver receiver(SmallHeader(), s->token_ids, 2);
-      ASSERT_TRUE(receiver.OnHeader(KvHeaderToProto(*s, 0, 0)).ok());
+      ASSERT_TRUE(receiver.OnHeader(KvHeaderToProto(s->header, s->num_tokens(), 0, 0)).ok());
       ASSERT_TRUE(receiver.OnFirstToken(FirstTokenOf(*s)).ok());
       for (const v1::KvChunk& c : chunks) ASSERT_TRUE(receiver.OnChunk(c).ok());
       ASSERT_TRUE(receiver.OnTrailer(TrailerOf(chunks)).ok());
@@ -123,7 +130,7 @@ class KvStreamFaultTest : public ::testing::Test {
     snapshot_ = RandomSnapshot(10);
     chunks_ = AllChunks(snapshot_, 1);  // one block per chunk: 3 layers x 3 blocks
     receiver_ = std::make_unique<KvStreamReceiver>(SmallHeader(), snapshot_->token_ids, 1);
-    ASSERT_TRUE(receiver_->OnHeader(KvHeaderToProto(*snapshot_, 0, 0)).ok());
+    ASSERT_TRUE(receiver_->OnHeader(KvHeaderToProto(snapshot_->header, snapshot_->num_tokens(), 0, 0)).ok());
   }
   std::shared_ptr<engine::KvSnapshot> snapshot_;
   std::vector<v1::KvChunk> chunks_;
@@ -156,7 +163,7 @@ TEST_F(KvStreamFaultTest, WrongSizesAndRangesAreDataLoss) {
   short_chunk.mutable_k_bytes()->pop_back();
   EXPECT_EQ(receiver_->OnChunk(short_chunk).code(), absl::StatusCode::kDataLoss);
   KvStreamReceiver fresh(SmallHeader(), snapshot_->token_ids, 1);
-  ASSERT_TRUE(fresh.OnHeader(KvHeaderToProto(*snapshot_, 0, 0)).ok());
+  ASSERT_TRUE(fresh.OnHeader(KvHeaderToProto(snapshot_->header, snapshot_->num_tokens(), 0, 0)).ok());
   v1::KvChunk outside = chunks_[0];
   outside.set_layer(3);
   EXPECT_EQ(fresh.OnChunk(outside).code(), absl::StatusCode::kDataLoss);
@@ -170,21 +177,21 @@ TEST_F(KvStreamFaultTest, WrongNumberOfFirstTokensIsDataLoss) {
 
 TEST(KvStreamHeaderTest, MismatchedFingerprintOrGeometryIsFailedPrecondition) {
   auto s = RandomSnapshot(8);
-  v1::KvHeader header = KvHeaderToProto(*s, 0, 0);
+  v1::KvHeader header = KvHeaderToProto(s->header, s->num_tokens(), 0, 0);
   header.set_model_fingerprint(std::string(64, 'b'));
   KvStreamReceiver r1(SmallHeader(), s->token_ids, 1);
   const absl::Status fp = r1.OnHeader(header);
   EXPECT_EQ(fp.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(fp.message(), HasSubstr("fingerprint"));
 
-  header = KvHeaderToProto(*s, 0, 0);
+  header = KvHeaderToProto(s->header, s->num_tokens(), 0, 0);
   header.mutable_kv_cache()->set_block_size_tokens(16);
   KvStreamReceiver r2(SmallHeader(), s->token_ids, 1);
   const absl::Status geometry = r2.OnHeader(header);
   EXPECT_EQ(geometry.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(geometry.message(), HasSubstr("block_size_tokens differs: ours 4, theirs 16"));
 
-  header = KvHeaderToProto(*s, 0, 0);
+  header = KvHeaderToProto(s->header, s->num_tokens(), 0, 0);
   header.set_num_prompt_tokens(9);
   KvStreamReceiver r3(SmallHeader(), s->token_ids, 1);
   EXPECT_EQ(r3.OnHeader(header).code(), absl::StatusCode::kDataLoss);

@@ -19,8 +19,8 @@ struct PrefillService::Call {
   std::string request_id;
   std::vector<int32_t> prompt;
   engine::SamplingParams params;
-  uint32_t first_block = 0;
-  uint64_t max_chunk_bytes = 0;
+  std::optional<KvChunker> chunker;  // the engine loop's thread only, once started
+  std::optional<absl::Time> first_chunk_at;
   absl::Time received;
   absl::Time queue_deadline = absl::InfiniteFuture();
   absl::Time started;
@@ -79,7 +79,6 @@ PrefillService::PrefillService(rpc::ServiceHost* host, ServedEngine* served,
       counters_(counters),
       role_(role),
       limits_(limits),
-      chunk_pool_(limits.chunk_threads, /*max_queued=*/1 << 16),
       expirer_([this] { ExpireQueued(); }) {}
 
 PrefillService::~PrefillService() {
@@ -115,9 +114,10 @@ grpc::ServerWriteReactor<v1::PrefillResponse>* PrefillService::Prefill(
   call->request_id = request->request_id();
   call->prompt.assign(request->prompt_token_ids().begin(), request->prompt_token_ids().end());
   call->params = *std::move(params);
-  const int block = served_->loop->engine().kv_header().block_size;
-  call->first_block = request->skip_kv_tokens() / static_cast<uint32_t>(block);
-  call->max_chunk_bytes = request->max_chunk_bytes();
+  const engine::KvHeader& kv = served_->loop->engine().kv_header();
+  const uint32_t first_block = request->skip_kv_tokens() / static_cast<uint32_t>(kv.block_size);
+  call->chunker.emplace(kv, static_cast<int>(call->prompt.size()), first_block,
+                        request->max_chunk_bytes());
   if (request->queue_timeout_us() > 0) {
     call->queue_deadline = call->received + absl::Microseconds(request->queue_timeout_us());
   }
@@ -132,11 +132,9 @@ grpc::ServerWriteReactor<v1::PrefillResponse>* PrefillService::Prefill(
     if (c->submitted) served_->loop->Cancel(c->id);
   });
 
-  engine::KvSnapshot shape;  // the header needs only the geometry and the prompt length
-  shape.header = served_->loop->engine().kv_header();
-  shape.token_ids = call->prompt;
   v1::PrefillResponse header;
-  *header.mutable_header() = KvHeaderToProto(shape, call->first_block, 0);
+  *header.mutable_header() =
+      KvHeaderToProto(kv, static_cast<int>(call->prompt.size()), first_block, 0);
   call->sender.Send(std::move(header));
   Admit(std::move(call));
   return reactor;
@@ -173,9 +171,18 @@ void PrefillService::Start(const std::shared_ptr<Call>& call) {
   }
   engine::RequestOptions options;
   options.export_kv = true;
+  // Each layer's KV goes out as soon as the engine has written it, while later layers compute.
+  options.kv_sink = [call](engine::KvLayerBlocks blocks) {
+    if (!call->first_chunk_at.has_value()) call->first_chunk_at = absl::Now();
+    for (v1::KvChunk& chunk : call->chunker->Cut(blocks)) {
+      v1::PrefillResponse message;
+      *message.mutable_chunk() = std::move(chunk);
+      if (!call->sender.Send(std::move(message))) return;  // the call ended
+    }
+  };
   counters_->active_kv_transfers.fetch_add(1);
   auto sink = [this, call](engine::TokenEvent event) {
-    if (!event.request_done) return;  // the first tokens come again in the snapshot
+    if (!event.request_done) return;  // the first tokens come again on the last event
     counters_->active_kv_transfers.fetch_sub(1);
     Release();
     if (event.kv == nullptr) {
@@ -199,33 +206,24 @@ void PrefillService::Start(const std::shared_ptr<Call>& call) {
     }
     *first_token->mutable_timing() = timing;
     call->sender.Send(std::move(first));
-    v1::Usage usage;
-    usage.set_prompt_tokens(static_cast<uint32_t>(call->prompt.size()));
-    usage.set_cached_prompt_tokens(static_cast<uint32_t>(std::max(0, event.num_cached_prompt_tokens)));
-    usage.set_completion_tokens(static_cast<uint32_t>(event.kv->first_tokens.size()));
-    // Cutting megabytes into chunks is kept off the engine loop's thread.
-    chunk_pool_.TrySubmit([this, call, kv = event.kv, timing, usage, now] {
-      KvChunker chunker(kv, call->first_block, call->max_chunk_bytes);
-      while (std::optional<v1::KvChunk> chunk = chunker.Next()) {
-        v1::PrefillResponse message;
-        *message.mutable_chunk() = *std::move(chunk);
-        if (!call->sender.Send(std::move(message))) return;  // the call ended
-      }
-      v1::PrefillResponse last;
-      v1::PrefillTrailer* trailer = last.mutable_trailer();
-      trailer->set_num_chunks(chunker.chunks_sent());
-      trailer->set_kv_bytes(chunker.bytes_sent());
-      *trailer->mutable_usage() = usage;
-      v1::TimingBreakdown* t = trailer->mutable_timing();
-      *t = timing;
-      const absl::Time end = absl::Now();
-      t->set_total_us(Micros(end - call->received));
-      call->sender.Send(std::move(last));
-      call->sender.Finish(grpc::Status::OK);
-      metrics_->kv_transfer_bytes().Increment(static_cast<double>(chunker.bytes_sent()));
-      metrics_->kv_transfer_seconds().Observe(absl::ToDoubleSeconds(end - now));
-      metrics_->request_latency().Observe(absl::ToDoubleSeconds(end - call->received));
-    });
+
+    v1::PrefillResponse last;
+    v1::PrefillTrailer* trailer = last.mutable_trailer();
+    trailer->set_num_chunks(call->chunker->chunks_sent());
+    trailer->set_kv_bytes(call->chunker->bytes_sent());
+    v1::Usage* usage = trailer->mutable_usage();
+    usage->set_prompt_tokens(static_cast<uint32_t>(call->prompt.size()));
+    usage->set_cached_prompt_tokens(
+        static_cast<uint32_t>(std::max(0, event.num_cached_prompt_tokens)));
+    usage->set_completion_tokens(static_cast<uint32_t>(event.kv->first_tokens.size()));
+    *trailer->mutable_timing() = timing;
+    trailer->mutable_timing()->set_total_us(Micros(now - call->received));
+    call->sender.Send(std::move(last));
+    call->sender.Finish(grpc::Status::OK);
+    metrics_->kv_transfer_bytes().Increment(static_cast<double>(call->chunker->bytes_sent()));
+    metrics_->kv_transfer_seconds().Observe(
+        absl::ToDoubleSeconds(now - call->first_chunk_at.value_or(now)));
+    metrics_->request_latency().Observe(absl::ToDoubleSeconds(now - call->received));
   };
   absl::StatusOr<engine::RequestId> submitted =
       served_->loop->Submit(call->prompt, call->params, options, std::move(sink));

@@ -1,6 +1,7 @@
 // PrefillService (prefill.proto): computes a prompt's KV on the engine in export mode and streams
-// it to the calling decode instance: KvHeader first, then the FirstToken as soon as it is
-// sampled, then the KvChunks (CRC32C each) and a PrefillTrailer.
+// it to the calling decode instance: KvHeader first, then each layer's KvChunks (CRC32C each) as
+// soon as the engine has written that layer (transfer overlaps the compute of later layers and
+// chunks), then the FirstToken once sampled, then a PrefillTrailer.
 //
 // Admission: at most `max_running` prompts are in the engine at once; later calls wait in a FIFO
 // (queue_timeout_us bounds the wait: RESOURCE_EXHAUSTED, so decode can go elsewhere), at most
@@ -16,7 +17,6 @@
 #include <thread>
 #include <condition_variable>
 
-#include "lib/rpc/handler_pool.h"
 #include "lib/rpc/service_host.h"
 #include "r1serve/v1/prefill.grpc.pb.h"
 #include "services/engine_common/engine_metrics.h"
@@ -27,7 +27,6 @@ namespace r1serve::services {
 struct PrefillLimits {
   int max_running = 8;     // prompts in the engine at once
   size_t max_queued = 256;  // calls waiting for a slot
-  int chunk_threads = 2;   // threads that cut finished snapshots into chunks
 };
 
 class PrefillService final : public v1::PrefillService::CallbackService {
@@ -60,7 +59,6 @@ class PrefillService final : public v1::PrefillService::CallbackService {
   ServiceLoadCounters* const counters_;
   const v1::Role role_;
   const PrefillLimits limits_;
-  rpc::HandlerPool chunk_pool_;
 
   std::mutex mu_;
   std::condition_variable stop_cv_;

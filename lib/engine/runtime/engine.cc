@@ -38,6 +38,8 @@ struct Engine::Request {
   int num_finished = 0;
   // Imported KV and first tokens, until the prompt's KV has been written.
   std::optional<KvSnapshot> import;
+  // options.kv_sink: logical blocks [0, streamed_blocks) of every layer have been sent.
+  int streamed_blocks = 0;
 };
 
 namespace {
@@ -201,6 +203,9 @@ absl::StatusOr<RequestId> Engine::Enqueue(std::vector<int32_t> prompt, const Sam
                                           const RequestOptions& options,
                                           std::optional<KvSnapshot> import) {
   RETURN_IF_ERROR(ValidateRequest(prompt, params));
+  if (options.kv_sink && !options.export_kv) {
+    return absl::InvalidArgumentError("a KV sink needs export_kv");
+  }
   const RequestId id = options.id != 0 ? options.id : ReserveRequestId();
   if (requests_.contains(id)) {
     return absl::AlreadyExistsError(absl::StrCat("request ", id, " exists already"));
@@ -288,9 +293,43 @@ absl::StatusOr<std::vector<TokenEvent>> Engine::Step() {
                                    .wants_logits = s.samples});
     computed_tokens_ += static_cast<uint64_t>(s.num_tokens());
   }
+  // Export requests that stream their KV: the blocks that become complete in this pass.
+  struct KvStream {
+    Request* request;
+    const ScheduledSequence* sequence;
+    int first_block, end_block;
+  };
+  std::vector<KvStream> streams;
+  for (size_t i = 0; i < plan.sequences.size(); ++i) {
+    Request& request = *owners[i];
+    if (!request.options.kv_sink || request.import.has_value()) continue;
+    const ScheduledSequence& s = plan.sequences[i];
+    const int block_size = scheduler_config_.block_size;
+    const bool last_chunk = s.end == static_cast<int32_t>(request.prompt.size());
+    const int end_block = last_chunk ? (s.end + block_size - 1) / block_size : s.end / block_size;
+    if (end_block > request.streamed_blocks) {
+      streams.push_back({&request, &s, request.streamed_blocks, end_block});
+    }
+  }
+  auto send_layer = [&](int layer) {
+    for (const KvStream& stream : streams) {
+      const int n = stream.end_block - stream.first_block;
+      const std::span<const int32_t> blocks(stream.sequence->block_table.data() + stream.first_block,
+                                            static_cast<size_t>(n));
+      const size_t half = static_cast<size_t>(n) * static_cast<size_t>(kv_header_.block_bytes);
+      KvLayerBlocks out{.layer = layer, .first_block = stream.first_block, .num_blocks = n};
+      out.k.resize(2 * half);  // K blocks then V blocks, as ReadKvBlocks writes them
+      backend_->ReadKvBlocks(layer, blocks, out.k.data());
+      out.v.assign(out.k, half, half);
+      out.k.resize(half);
+      stream.request->options.kv_sink(std::move(out));
+    }
+  };
+
   std::span<float> logits;
   if (!chunks.empty()) {
-    absl::StatusOr<std::span<float>> forward = runner_->Forward(chunks);
+    absl::StatusOr<std::span<float>> forward =
+        streams.empty() ? runner_->Forward(chunks) : runner_->Forward(chunks, send_layer);
     if (!forward.ok()) {
       // The KV of every planned sequence is now undefined: end their requests.
       const absl::Status error(forward.status().code(),
@@ -302,6 +341,7 @@ absl::StatusOr<std::vector<TokenEvent>> Engine::Step() {
     }
     logits = *forward;
   }
+  for (const KvStream& stream : streams) stream.request->streamed_blocks = stream.end_block;
 
   const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
   size_t row = 0;
@@ -376,7 +416,11 @@ void Engine::OnSamplingStep(Request& request, const ScheduledSequence& s, std::s
   }
 
   std::shared_ptr<KvSnapshot> snapshot;
-  if (request.options.export_kv) {
+  if (request.options.export_kv && request.options.kv_sink) {
+    snapshot = std::make_shared<KvSnapshot>();  // the KV went out through the sink
+    snapshot->header = kv_header_;
+    snapshot->token_ids = request.prompt;
+  } else if (request.options.export_kv) {
     absl::StatusOr<KvSnapshot> taken = Snapshot(request.prompt, s.block_table);
     if (!taken.ok()) return FailRequest(request, taken.status(), events);
     snapshot = std::make_shared<KvSnapshot>(*std::move(taken));

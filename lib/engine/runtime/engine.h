@@ -37,6 +37,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -86,11 +87,32 @@ struct EngineOptions {
   std::vector<int32_t> eos_token_ids;
 };
 
+// One layer's KV of consecutive whole blocks of a prompt, streamed out of an export_kv request
+// (RequestOptions::kv_sink).
+struct KvLayerBlocks {
+  int layer = 0;
+  int first_block = 0;  // logical: block j holds prompt positions [j * block_size, ...)
+  int num_blocks = 0;
+  // [num_blocks, num_kv_heads, block_size, head_dim] each, in the cache's dtype. Slots past the
+  // prompt in its last block hold whatever the cache held there.
+  std::string k;
+  std::string v;
+};
+
 struct RequestOptions {
   RequestId id = 0;  // 0: a fresh one; else one from ReserveRequestId() not used before
   // Prefill role: compute the prompt, draw each sample's first token and end the request; its
   // last event carries the KvSnapshot (see the file comment).
   bool export_kv = false;
+  // export_kv only. When set, the prompt's KV is streamed instead of snapshotted: during Step(),
+  // on the stepping thread, right after each layer's KV is written, the sink receives that
+  // layer's blocks that have just become complete (a block when all its positions are computed,
+  // the last, partial block with the prompt's last chunk). Every (layer, block) of the prompt
+  // is sent exactly once, layers in order within a step, even across preemption and recompute;
+  // blocks found in the prefix cache go out with the first computed chunk. The last event's
+  // KvSnapshot then carries the header, token ids and first tokens but no layers. The sink must
+  // be quick (it runs inside the forward pass).
+  std::function<void(KvLayerBlocks)> kv_sink;
 };
 
 struct TokenEvent {

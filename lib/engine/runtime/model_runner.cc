@@ -158,7 +158,8 @@ absl::Status ModelRunner::Layout(std::span<const SequenceChunk> chunks) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::span<float>> ModelRunner::Forward(std::span<const SequenceChunk> chunks) {
+absl::StatusOr<std::span<float>> ModelRunner::Forward(
+    std::span<const SequenceChunk> chunks, const std::function<void(int layer)>& on_kv_written) {
   RETURN_IF_ERROR(Layout(chunks));
   Backend& b = *backend_;
   const int t = batch_.num_rows;
@@ -190,6 +191,7 @@ absl::StatusOr<std::span<float>> ModelRunner::Forward(std::span<const SequenceCh
     b.Rope(q, batch_, heads, head_dim, inv_freq_);
     b.Rope(k, batch_, kv_heads, head_dim, inv_freq_);
     b.WriteKv(layer, k, v, batch_);
+    if (on_kv_written) on_kv_written(layer);
     b.Attention(layer, q, batch_, heads, scale, attn);
     b.MatMul(w.wo, attn, t, out, nullptr);
     b.Add(x, out, t * hidden);

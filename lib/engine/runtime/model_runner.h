@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -71,7 +72,12 @@ class ModelRunner {
   // row-major, in chunk order, in host memory owned by the runner and valid until the next call.
   // INVALID_ARGUMENT for a batch beyond the options, an empty chunk, a token outside the
   // vocabulary, or a block table too short for its positions.
-  absl::StatusOr<std::span<float>> Forward(std::span<const SequenceChunk> chunks);
+  // `on_kv_written`, when set, is called with each layer's index as soon as that layer's KV of
+  // every chunk is in the cache (before its attention runs), so that a caller can send the KV
+  // out while later layers compute (the prefill -> decode stream).
+  absl::StatusOr<std::span<float>> Forward(
+      std::span<const SequenceChunk> chunks,
+      const std::function<void(int layer)>& on_kv_written = nullptr);
 
   const ModelRunnerOptions& options() const { return options_; }
 
