@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -32,6 +33,7 @@ struct DecodeService::Call {
   bool cancelled = false;
   bool submitted = false;
   engine::RequestId id = 0;
+  uint64_t reservation = 0;  // KvReservations ticket while reserved or waiting; 0 after
 
   // Written by the KV pull before the engine request exists, then by the engine loop's sink
   // only (Submit orders the two), so never concurrently.
@@ -42,6 +44,7 @@ struct DecodeService::Call {
   std::vector<absl::Time> sample_last_token_at;  // [n]
   std::vector<char> echo_pending;  // [n] the engine will repeat an already forwarded first token
   uint32_t completion_tokens = 0;
+  bool engine_has_kv = false;
 };
 
 namespace {
@@ -78,11 +81,36 @@ DecodeService::DecodeService(rpc::ServiceHost* host, ServedEngine* served, Engin
       served_(served),
       metrics_(metrics),
       counters_(counters),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      load_poller_([this] { PollLoad(); }) {}
 
 DecodeService::~DecodeService() {
   std::unique_lock lock(mu_);
   pulls_done_.wait(lock, [this] { return pulls_running_ == 0; });
+  stopping_ = true;
+  stop_cv_.notify_all();
+  lock.unlock();
+  load_poller_.join();
+}
+
+void DecodeService::PollLoad() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    reservations_.SetAvailable(served_->loop->Load().scheduler.kv.available_blocks());
+    counters_->queued_requests.store(static_cast<uint32_t>(reservations_.waiting()));
+    lock.lock();
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; });
+  }
+}
+
+void DecodeService::ReleaseReservation(Call& call) {
+  uint64_t ticket;
+  {
+    std::lock_guard lock(call.mu);
+    ticket = std::exchange(call.reservation, 0);
+  }
+  if (ticket != 0) reservations_.Release(ticket);
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* DecodeService::Generate(
@@ -131,25 +159,41 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* DecodeService::Generate(
   reactor->SetOnCancel([this, weak] {
     std::shared_ptr<Call> c = weak.lock();
     if (c == nullptr) return;
-    std::lock_guard lock(c->mu);
-    c->cancelled = true;
-    if (c->prefill_context != nullptr) c->prefill_context->TryCancel();
-    if (c->submitted) served_->loop->Cancel(c->id);
+    {
+      std::lock_guard lock(c->mu);
+      c->cancelled = true;
+      if (c->prefill_context != nullptr) c->prefill_context->TryCancel();
+      if (c->submitted) served_->loop->Cancel(c->id);
+    }
+    ReleaseReservation(*c);
   });
 
   if (channel == nullptr) {
     Submit(call, std::nullopt);
     return reactor;
   }
-  {
-    std::lock_guard lock(mu_);
-    ++pulls_running_;
-  }
-  std::thread([this, call, channel, deadline] {
-    PullKv(call, channel, deadline);
-    std::lock_guard lock(mu_);
-    if (--pulls_running_ == 0) pulls_done_.notify_all();
-  }).detach();
+  // The prompt's blocks, plus one per sample for the copy of a shared last block.
+  const int block_size = served_->loop->engine().kv_header().block_size;
+  const int64_t blocks =
+      (static_cast<int64_t>(call->prompt.size()) + block_size - 1) / block_size + call->n;
+  auto start_pull = [this, call, channel, deadline](uint64_t ticket) {
+    {
+      std::lock_guard lock(call->mu);
+      call->reservation = ticket;
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++pulls_running_;
+    }
+    std::thread([this, call, channel, deadline] {
+      PullKv(call, channel, deadline);
+      std::lock_guard lock(mu_);
+      if (--pulls_running_ == 0) pulls_done_.notify_all();
+    }).detach();
+  };
+  const uint64_t ticket = reservations_.Acquire(blocks, start_pull);
+  std::lock_guard lock(call->mu);
+  if (call->reservation == 0) call->reservation = ticket;  // waiting: Cancel removes it
   return reactor;
 }
 
@@ -270,6 +314,11 @@ void DecodeService::Submit(const std::shared_ptr<Call>& call,
                            std::optional<engine::KvSnapshot> import) {
   auto sink = [this, call](engine::TokenEvent e) {
     Call& c = *call;
+    if (!c.engine_has_kv) {
+      // The engine holds the prompt's KV in its own blocks now (or gave up on it).
+      c.engine_has_kv = true;
+      ReleaseReservation(c);
+    }
     const absl::Time now = absl::Now();
     const size_t index = static_cast<size_t>(e.sample_index);
     v1::TokenDelta delta;
@@ -347,6 +396,7 @@ void DecodeService::Submit(const std::shared_ptr<Call>& call,
 }
 
 void DecodeService::Fail(Call& call, const absl::Status& status) {
+  ReleaseReservation(call);
   call.sender.Finish(rpc::ToGrpcStatus(status));
 }
 

@@ -1,6 +1,8 @@
 // DecodeService (decode.proto): generates the samples of a prompt and streams their tokens.
 //
-// With a prefill_endpoint, a call pulls the prompt's KV from that prefill instance: a
+// With a prefill_endpoint, a call first reserves the KV blocks its prompt needs
+// (KvReservations: it waits, in arrival order, while earlier pulls hold what is free), then
+// pulls the prompt's KV from that prefill instance: a
 // PrefillService.Prefill call (same request_id, the rest of this call's deadline) whose stream
 // is checked and assembled by KvStreamReceiver (header compatibility, sequence numbers,
 // CRC32C, completeness). The first tokens are forwarded the moment FirstToken arrives (that is
@@ -18,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "lib/rpc/client_channel.h"
@@ -25,6 +28,7 @@
 #include "r1serve/v1/decode.grpc.pb.h"
 #include "r1serve/v1/prefill.grpc.pb.h"
 #include "services/engine_common/engine_metrics.h"
+#include "services/decode/kv_reservations.h"
 #include "services/engine_common/served_engine.h"
 
 namespace r1serve::services {
@@ -64,6 +68,10 @@ class DecodeService final : public v1::DecodeService::CallbackService {
   void Submit(const std::shared_ptr<Call>& call, std::optional<engine::KvSnapshot> import);
   // Ends the call with `status` (after the queued messages).
   void Fail(Call& call, const absl::Status& status);
+  // Gives back the call's KV reservation (or its place in the queue), once.
+  void ReleaseReservation(Call& call);
+  // Feeds the engine's available blocks to the reservations every few milliseconds.
+  void PollLoad();
 
   rpc::ServiceHost* const host_;
   ServedEngine* const served_;
@@ -71,10 +79,15 @@ class DecodeService final : public v1::DecodeService::CallbackService {
   ServiceLoadCounters* const counters_;
   const DecodeOptions options_;
 
+  KvReservations reservations_;
+
   std::mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   int pulls_running_ = 0;
   std::condition_variable pulls_done_;
+  bool stopping_ = false;
+  std::condition_variable stop_cv_;
+  std::thread load_poller_;
 };
 
 }  // namespace r1serve::services

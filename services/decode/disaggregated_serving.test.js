@@ -315,3 +315,24 @@ test('concurrent disaggregated requests all complete with the CLI\'s tokens', as
     assert.deepEqual(r.samples[0].tokens, expected);
   }
 });
+
+test('a decode instance with little KV reserves before pulling: all requests complete', async () => {
+  const small = await startService('r1serve-decode', [`--model=${modelPath}`, '--role=decode',
+                                                      '--threads=1', '--kv_blocks=10']);
+  const client = new v1.DecodeService(small.grpcAddress, grpc.credentials.createInsecure());
+  try {
+    const [expected] = await generateCli(['--temperature=0', '--max_tokens=24', '--ignore_eos']);
+    // Each request holds 3 blocks (22 + 24 tokens); 10 blocks fit 3 at a time.
+    const results = await Promise.all(Array.from({length: 6}, () => generate(client, {
+      prompt_token_ids: PROMPT, sampling: GREEDY, prefill_endpoint: prefill.grpcAddress})));
+    for (const r of results) {
+      assert.equal(r.error, null, r.error?.message);
+      assert.deepEqual(r.samples[0].tokens, expected);
+    }
+    const m = await fetchMetrics(small.metricsPort);
+    assert.equal(metricValue(m, 'r1serve_kv_blocks_used'), 0);
+  } finally {
+    client.close();
+    await small.stop();
+  }
+});
