@@ -33,6 +33,7 @@ ABSL_FLAG(std::string, prefill, "127.0.0.1:50061", "address of the prefill insta
 ABSL_FLAG(int, prompt_tokens, 1024, "tokens per prompt");
 ABSL_FLAG(int, runs, 5, "measured runs (after one warm-up)");
 ABSL_FLAG(uint64_t, max_chunk_bytes, 1 << 20, "PrefillRequest.max_chunk_bytes");
+ABSL_FLAG(int64_t, window_mb, 16, "receive window of the stream (decode's own setting: 16)");
 
 namespace r1serve::bench {
 namespace {
@@ -133,7 +134,8 @@ double MemcpySeconds(uint64_t bytes, uint64_t chunk) {
 
 int Main() {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      rpc::CreateChannel(absl::GetFlag(FLAGS_prefill), {});
+      rpc::CreateChannel(absl::GetFlag(FLAGS_prefill),
+                         {.stream_window_bytes = absl::GetFlag(FLAGS_window_mb) << 20});
   if (!channel.ok()) {
     std::cerr << channel.status() << "\n";
     return 1;

@@ -86,6 +86,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const std::string& 
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   args.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  if (options.stream_window_bytes < 0 || options.stream_window_bytes > INT_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stream_window_bytes=", options.stream_window_bytes, " is out of range (0..", INT_MAX, ")"));
+  }
+  if (options.stream_window_bytes > 0) {
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+                static_cast<int>(options.stream_window_bytes));
+  }
 
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (options.use_tls) {

@@ -34,6 +34,10 @@ struct ChannelOptions {
   // rather than gRPC call credentials, which gRPC refuses to send over a plaintext channel and
   // which would therefore fail in local and in-cluster plaintext deployments.
   std::string auth_token;
+  // Bytes a stream may receive ahead of the reader (HTTP/2 flow-control window). 0: gRPC's
+  // default (64 KiB, grown by BDP probing). Decode sets 16 MiB for KV streams so that a burst
+  // of one layer's chunks never waits for window updates.
+  int64_t stream_window_bytes = 0;
 };
 
 // Creates the channel; it connects lazily, on the first call or WaitForChannelReady().

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   decode_options.role = role;
   decode_options.prefill_channel.max_message_bytes = options->max_message_bytes;
   decode_options.prefill_channel.auth_token = options->auth_token;
+  decode_options.prefill_channel.stream_window_bytes = int64_t{16} << 20;  // KV is bulk
   decode_options.prefill_queue_timeout =
       absl::Seconds(absl::GetFlag(FLAGS_prefill_queue_timeout_s));
   r1serve::services::DecodeService decode(&host, &*served, &metrics, &counters, decode_options);
