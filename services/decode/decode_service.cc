@@ -403,14 +403,7 @@ void DecodeService::Fail(Call& call, const absl::Status& status) {
 grpc::ServerUnaryReactor* DecodeService::Load(grpc::CallbackServerContext* context,
                                               const v1::LoadRequest* request,
                                               v1::LoadReport* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status admitted = host_->Admit(context); !admitted.ok()) {
-    reactor->Finish(admitted);
-    return reactor;
-  }
-  *response = BuildLoadReport(*served_, options_.role, *counters_, *request);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return AnswerLoad(*host_, context, *served_, options_.role, *counters_, *request, response);
 }
 
 }  // namespace r1serve::services

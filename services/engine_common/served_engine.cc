@@ -122,4 +122,18 @@ v1::LoadReport BuildLoadReport(const ServedEngine& served, v1::Role role,
   return report;
 }
 
+grpc::ServerUnaryReactor* AnswerLoad(rpc::ServiceHost& host, grpc::CallbackServerContext* context,
+                                     const ServedEngine& served, v1::Role role,
+                                     const ServiceLoadCounters& counters,
+                                     const v1::LoadRequest& request, v1::LoadReport* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status admitted = host.Admit(context); !admitted.ok()) {
+    reactor->Finish(admitted);
+    return reactor;
+  }
+  *response = BuildLoadReport(served, role, counters, request);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 }  // namespace r1serve::services

@@ -14,7 +14,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "lib/engine/format/model.h"
+#include "grpcpp/support/server_callback.h"
 #include "lib/engine/runtime/engine_loop.h"
+#include "lib/rpc/service_host.h"
 #include "r1serve/v1/common.pb.h"
 
 namespace r1serve::services {
@@ -45,5 +47,11 @@ struct ServiceLoadCounters {
 v1::LoadReport BuildLoadReport(const ServedEngine& served, v1::Role role,
                                const ServiceLoadCounters& counters,
                                const v1::LoadRequest& request);
+
+// The Load RPC of the prefill and decode services: admission, then the report.
+grpc::ServerUnaryReactor* AnswerLoad(rpc::ServiceHost& host, grpc::CallbackServerContext* context,
+                                     const ServedEngine& served, v1::Role role,
+                                     const ServiceLoadCounters& counters,
+                                     const v1::LoadRequest& request, v1::LoadReport* response);
 
 }  // namespace r1serve::services

@@ -295,14 +295,7 @@ void PrefillService::ExpireQueued() {
 grpc::ServerUnaryReactor* PrefillService::Load(grpc::CallbackServerContext* context,
                                                const v1::LoadRequest* request,
                                                v1::LoadReport* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status admitted = host_->Admit(context); !admitted.ok()) {
-    reactor->Finish(admitted);
-    return reactor;
-  }
-  *response = BuildLoadReport(*served_, role_, *counters_, *request);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return AnswerLoad(*host_, context, *served_, role_, *counters_, *request, response);
 }
 
 }  // namespace r1serve::services
