@@ -12,6 +12,7 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
   libabsl-dev prometheus-cpp-dev nlohmann-json3-dev libpcre2-dev libicu-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgmp-dev python3 util-linux
   curl ca-certificates
 )
 
