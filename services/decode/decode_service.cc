@@ -333,6 +333,9 @@ void DecodeService::Submit(const std::shared_ptr<Call>& call,
         if (!c.first_token_at.has_value()) {
           c.first_token_at = now;
           c.timing.set_first_token_us(Micros(now - c.received));
+          // Local prefill (role both): the engine does not say when compute started, so its
+          // prefill time is the time to the first token, queueing included.
+          if (c.prefill_endpoint.empty()) c.timing.set_prefill_us(Micros(now - c.received));
           metrics_->time_to_first_token().Observe(absl::ToDoubleSeconds(now - c.received));
         }
         if (c.sample_last_token_at[index] != absl::InfinitePast()) {
