@@ -300,7 +300,7 @@ test('Chat renders R1\'s template and splits the reasoning', async () => {
   assert.ok(r.timing.tokenize_us > 0);
 });
 
-test('bad requests get clear errors; Rollout is not served yet', async () => {
+test('bad requests get clear errors; Rollout needs a reward service', async () => {
   let r = await generate(disagg.client, {sampling: GREEDY});
   assert.equal(r.error?.code, grpc.status.INVALID_ARGUMENT);
   assert.match(r.error.details, /prompt/);
@@ -309,7 +309,11 @@ test('bad requests get clear errors; Rollout is not served yet', async () => {
   r = await generate(disagg.client, {token_ids: {ids: PROMPT}, sampling: {temperature: -1}});
   assert.equal(r.error?.code, grpc.status.INVALID_ARGUMENT);
   r = await stream(disagg.client, 'Rollout', {prompts: [], group_size: 2});
-  assert.equal(r.error?.code, grpc.status.UNIMPLEMENTED);
+  assert.equal(r.error?.code, grpc.status.INVALID_ARGUMENT);
+  r = await stream(disagg.client, 'Rollout', {
+    prompts: [{id: 'p', messages: [{role: 'CHAT_ROLE_USER', content: 'hi'}]}], group_size: 2});
+  assert.equal(r.error?.code, grpc.status.FAILED_PRECONDITION);
+  assert.match(r.error.details, /reward_endpoint/);
 });
 
 async function decodeRunning(svc) {

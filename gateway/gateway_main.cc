@@ -46,6 +46,8 @@ ABSL_FLAG(int32_t, unhealthy_after_failures, 2,
           "failed probes in a row that take an instance out of routing");
 ABSL_FLAG(int32_t, prefill_overload_queue, 4,
           "queued calls at which prefix affinity stops pulling requests to a prefill instance");
+ABSL_FLAG(std::string, reward_endpoint, "",
+          "gRPC target of the reward service, for Rollout (empty: Rollout is FAILED_PRECONDITION)");
 ABSL_FLAG(std::string, downstream_auth_token, "",
           "bearer token the gateway sends to the tokenizer, prefill and decode services");
 
@@ -122,6 +124,13 @@ int main(int argc, char** argv) {
       .prefill_overload_queue =
           static_cast<uint32_t>(std::max(1, absl::GetFlag(FLAGS_prefill_overload_queue)))});
   gateway::TokenizerClient tokenizer(*tokenizer_channel);
+  std::unique_ptr<gateway::RewardClient> reward;
+  if (!absl::GetFlag(FLAGS_reward_endpoint).empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> reward_channel =
+        rpc::CreateChannel(absl::GetFlag(FLAGS_reward_endpoint), channel_options);
+    if (!reward_channel.ok()) return Fail(reward_channel.status().message(), 2);
+    reward = std::make_unique<gateway::RewardClient>(*reward_channel);
+  }
 
   gateway::GatewayService service(
       &host,
@@ -129,7 +138,8 @@ int main(int argc, char** argv) {
                             .decode = &decode,
                             .prefill = prefill.get(),
                             .router = &router,
-                            .metrics = &metrics},
+                            .metrics = &metrics,
+                            .reward = reward.get()},
       gateway::GatewayOptions{
           .max_in_flight_requests = absl::GetFlag(FLAGS_max_in_flight_requests),
           .request_timeout = absl::Seconds(absl::GetFlag(FLAGS_request_timeout_s))});

@@ -6,7 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "gateway/rollout.h"
 #include "lib/rpc/logging.h"
+#include "lib/rpc/queued_write_reactor.h"
 
 namespace r1serve::gateway {
 namespace {
@@ -225,11 +227,22 @@ grpc::ServerWriteReactor<v1::ChatResponse>* GatewayService::Chat(
 
 grpc::ServerWriteReactor<v1::RolloutResponse>* GatewayService::Rollout(
     grpc::CallbackServerContext* context, const v1::RolloutRequest* request) {
-  if (grpc::Status s = host_->Admit(context); !s.ok()) return Refuse<v1::RolloutResponse>(s);
-  return Refuse<v1::RolloutResponse>(grpc::Status(
-      grpc::StatusCode::UNIMPLEMENTED,
-      "Rollout is not served by this gateway yet (reward scoring and advantages come with the "
-      "rollout issue); use Generate or Chat with sampling.n for groups of samples"));
+  if (grpc::Status s = Admit(context); !s.ok()) return Refuse<v1::RolloutResponse>(s);
+  auto* reactor = new rpc::QueuedWriteReactor<v1::RolloutResponse>();
+  const rpc::StreamSender<v1::RolloutResponse> sender = reactor->sender();
+  auto runner = std::make_shared<RolloutRunner>(
+      deps_, deps_.reward, request->request_id().empty() ? NewRequestId() : request->request_id(),
+      Deadline(context));
+  reactor->SetOnCancel([runner] { runner->Cancel(); });
+  reactor->SetOnDone([this] { RequestDone(); });
+  const absl::Time received = absl::Now();
+  std::thread([this, runner, sender, request, received] {
+    const grpc::Status status =
+        runner->Run(*request, [&](v1::RolloutResponse group) { return sender.Send(std::move(group)); });
+    deps_.metrics->ObserveRequestLatency("Rollout", absl::ToDoubleSeconds(absl::Now() - received));
+    sender.Finish(status);
+  }).detach();
+  return reactor;
 }
 
 }  // namespace r1serve::gateway

@@ -1,5 +1,5 @@
 // The gRPC Gateway service (proto/r1serve/v1/gateway.proto): Generate and Chat stream through a
-// GenerationPipeline; Rollout is not served yet (UNIMPLEMENTED).
+// GenerationPipeline; Rollout runs a RolloutRunner (rollout.h) on a thread of its own.
 //
 // Threads: the server side uses the callback API (a ServerWriteReactor per call, writes queued,
 // no thread blocked on a slow client). Each admitted call runs its pipeline on a thread of its

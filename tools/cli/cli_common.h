@@ -26,5 +26,9 @@ int TemplateCommand(const std::shared_ptr<grpc::Channel>& tokenizer, const std::
 // While the gateway answers UNAVAILABLE (still starting), retries for up to `wait`.
 int AskCommand(const std::shared_ptr<grpc::Channel>& gateway, const std::string& message,
                absl::Duration wait);
+// `rollout`: one GRPO group of a math problem through the gateway's Rollout, with each sample's
+// reward, its components and its advantage.
+int RolloutCommand(const std::shared_ptr<grpc::Channel>& gateway, const std::string& problem,
+                   const std::string& reference, int group_size);
 
 }  // namespace r1serve::cli
