@@ -85,12 +85,14 @@ DecodeService::DecodeService(rpc::ServiceHost* host, ServedEngine* served, Engin
       load_poller_([this] { PollLoad(); }) {}
 
 DecodeService::~DecodeService() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;  // no more reservations start from the poller
+  }
+  stop_cv_.notify_all();
+  load_poller_.join();
   std::unique_lock lock(mu_);
   pulls_done_.wait(lock, [this] { return pulls_running_ == 0; });
-  stopping_ = true;
-  stop_cv_.notify_all();
-  lock.unlock();
-  load_poller_.join();
 }
 
 void DecodeService::PollLoad() {
@@ -192,8 +194,14 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* DecodeService::Generate(
     }).detach();
   };
   const uint64_t ticket = reservations_.Acquire(blocks, start_pull);
-  std::lock_guard lock(call->mu);
-  if (call->reservation == 0) call->reservation = ticket;  // waiting: Cancel removes it
+  bool cancelled;
+  {
+    std::lock_guard lock(call->mu);
+    if (call->reservation == 0) call->reservation = ticket;  // waiting: Cancel removes it
+    cancelled = call->cancelled;
+  }
+  // A cancel that came before the ticket was recorded could not give it back.
+  if (cancelled) ReleaseReservation(*call);
   return reactor;
 }
 
@@ -214,8 +222,11 @@ void DecodeService::PullKv(std::shared_ptr<Call> call, std::shared_ptr<grpc::Cha
   context.set_deadline(absl::ToChronoTime(deadline));
   {
     std::lock_guard lock(call->mu);
-    if (call->cancelled) return;
-    call->prefill_context = &context;
+    if (!call->cancelled) call->prefill_context = &context;
+  }
+  if (call->prefill_context == nullptr) {  // cancelled while waiting for its reservation
+    ReleaseReservation(*call);
+    return;
   }
   counters_->active_kv_transfers.fetch_add(1);
   const engine::Engine& engine = served_->loop->engine();

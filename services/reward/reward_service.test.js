@@ -243,8 +243,10 @@ test('an abandoned stream is cancelled by the server once idle', async () => {
     }
     assert.equal(await inFlight(), value);
   };
-  await waitFor(1);  // the server holds the call...
-  await waitFor(0);  // ...until its idle timeout ends it
+  // The server holds the call until its idle timeout ends it (or until the cancel arrives, when
+  // grpc-js does send it): either way the slot comes back. Not asserting the intermediate 1:
+  // on a loaded machine the first scrape can come after the 1 s timeout.
+  await waitFor(0);
 });
 
 test('/metrics counts verdicts, scores, verification time and sandbox runs', async () => {

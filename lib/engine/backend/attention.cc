@@ -93,7 +93,7 @@ void Attention(ThreadPool& pool, CpuKernelLevel level, const KvLayer& cache, con
   using attention_kernels::AttentionItem;
   const KvCacheSpec& spec = *cache.spec;
   const int group = num_heads / spec.num_kv_heads;
-  const bool avx2 = level == CpuKernelLevel::kAvx2 && spec.head_dim % 8 == 0;
+  const bool avx2 = level >= CpuKernelLevel::kAvx2 && spec.head_dim % 8 == 0;
   std::vector<AttentionItem> items;
   for (const SequenceSlice& seq : batch.sequences) {
     for (int r = 0; r < seq.num_rows; r += kRowsPerItem) {

@@ -1,6 +1,6 @@
 // Small AVX2 building blocks shared by the *_avx2.cc kernel files: a vectorized exp and
 // horizontal reductions. Include only from files whose callers check
-// DetectCpuKernelLevel() == CpuKernelLevel::kAvx2 first (cpu_kernels.h explains the build).
+// DetectCpuKernelLevel() >= CpuKernelLevel::kAvx2 first (cpu_kernels.h explains the build).
 //
 //   R1_AVX2 void Kernel(...) { __m256 e = avx2::Exp(x); float s = avx2::HorizontalSum(e); }
 #pragma once

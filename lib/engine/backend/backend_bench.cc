@@ -120,6 +120,11 @@ enum class Variant {
   kPrefillBlasThreaded,  // the pool converts each panel, one sgemm call on OpenBLAS's threads
   kPrefillOwn,           // PackedGemmAvx2
   kSmallBatch,           // SmallBatchAvx2 at any n
+  kPrefillQ8_0Avx2,      // the int8 GEMM (PrefillQ8_0) with the AVX2 micro-kernel
+  kPrefillQ8_0Avx512,    // the int8 GEMM with the AVX-512 VNNI micro-kernel
+  kPrefillQ8_0Amx,       // the int8 GEMM with AMX tiles
+  kSmallBatchQ8_0Avx2,   // x quantized, then SmallBatchQ8_0Avx2 at any n
+  kSmallBatchQ8_0Avx512,  // x quantized, then SmallBatchQ8_0Avx512 at any n
 };
 
 #if R1SERVE_HAVE_OPENBLAS
@@ -150,8 +155,18 @@ void BM_MatMul(benchmark::State& state, DType dtype, int64_t rows, int64_t cols,
   WeightSet& set = GetWeights(dtype, rows, cols);
   const std::vector<float> x = RandomVector(static_cast<size_t>(n) * cols, 1);
   std::vector<float> y(static_cast<size_t>(n) * rows);
-  backend.set_kernel_level(variant == Variant::kPortable ? CpuKernelLevel::kPortable
-                                                         : CpuKernelLevel::kAvx2);
+  const CpuKernelLevel best = DetectCpuKernelLevel();
+  backend.set_kernel_level(variant == Variant::kPortable ? CpuKernelLevel::kPortable : best);
+  if ((variant == Variant::kPrefillQ8_0Avx512 || variant == Variant::kSmallBatchQ8_0Avx512) &&
+      best < CpuKernelLevel::kAvx512) {
+    state.SkipWithError("CPU lacks AVX-512 VNNI");
+    return;
+  }
+  if (variant == Variant::kPrefillQ8_0Amx && best < CpuKernelLevel::kAmx) {
+    state.SkipWithError("CPU (or OS) lacks AMX-INT8");
+    return;
+  }
+  matmul_kernels::QuantizedX quantized;
   size_t next = 0;
   for (auto _ : state) {
     const Weight& w = set.weights[next];
@@ -178,10 +193,33 @@ void BM_MatMul(benchmark::State& state, DType dtype, int64_t rows, int64_t cols,
           matmul_kernels::SmallBatchAvx2(w, x.data(), n, y.data(), nullptr, lo, hi);
         });
         break;
+      case Variant::kPrefillQ8_0Avx2:
+      case Variant::kPrefillQ8_0Avx512:
+      case Variant::kPrefillQ8_0Amx:
+        matmul_kernels::PrefillQ8_0(
+            backend.thread_pool(),
+            variant == Variant::kPrefillQ8_0Avx2     ? CpuKernelLevel::kAvx2
+            : variant == Variant::kPrefillQ8_0Avx512 ? CpuKernelLevel::kAvx512
+                                                     : CpuKernelLevel::kAmx,
+            w, x.data(), n, y.data(), nullptr);
+        break;
+      case Variant::kSmallBatchQ8_0Avx2:
+      case Variant::kSmallBatchQ8_0Avx512:
+        matmul_kernels::QuantizeXAvx2(x.data(), n, cols, quantized);
+        backend.thread_pool().ParallelForDynamic(
+            0, rows, std::max<int64_t>(16, rows / (8 * g_threads) / 16 * 16),
+            [&](int64_t lo, int64_t hi) {
+              if (variant == Variant::kSmallBatchQ8_0Avx2) {
+                matmul_kernels::SmallBatchQ8_0Avx2(w, quantized, y.data(), nullptr, lo, hi);
+              } else {
+                matmul_kernels::SmallBatchQ8_0Avx512(w, quantized, y.data(), nullptr, lo, hi);
+              }
+            });
+        break;
     }
     benchmark::DoNotOptimize(y.data());
   }
-  backend.set_kernel_level(CpuKernelLevel::kAvx2);
+  backend.set_kernel_level(best);
   SetMatMulCounters(state, set.bytes_per_copy, n, rows, cols);
 }
 
@@ -246,7 +284,7 @@ void BM_Attention(benchmark::State& state, int num_seqs, int context, int new_ro
     backend.Attention(0, q.data(), batch, kHeads, scale, out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  backend.set_kernel_level(CpuKernelLevel::kAvx2);
+  backend.set_kernel_level(DetectCpuKernelLevel());
   // Per row at position p: (p + 1) keys and values of head_dim per query head, 2 FLOP per
   // multiply-add in q·k and in p·v.
   double flops = 0, kv_bytes = 0;
@@ -407,6 +445,23 @@ void RegisterAll() {
             BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kPrefillBlasThreaded);
         Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/prefill_own"), BM_MatMul,
             dtype, shape.rows, shape.cols, n, Variant::kPrefillOwn);
+      }
+      if (dtype == DType::kQ8_0) {
+        for (int n : {16, 32, 64, 512}) {
+          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/prefill_q8_0_avx2"),
+              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kPrefillQ8_0Avx2);
+          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/prefill_q8_0_avx512"),
+              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kPrefillQ8_0Avx512);
+          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/prefill_q8_0_amx"),
+              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kPrefillQ8_0Amx);
+        }
+        for (int n : {1, 4, 16, 32}) {
+          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/small_batch_q8_0_avx2"),
+              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kSmallBatchQ8_0Avx2);
+          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n,
+                           "/small_batch_q8_0_avx512"),
+              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kSmallBatchQ8_0Avx512);
+        }
       }
       if (dtype != DType::kQ8_0) {
         for (int n : {16, 32, 64}) {

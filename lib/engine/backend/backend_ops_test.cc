@@ -55,7 +55,17 @@ HostWeight MakeWeight(Backend& backend, std::mt19937& rng, DType dtype, int64_t 
 constexpr DType kAllDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0};
 
 std::string LevelName(CpuKernelLevel level) {
-  return level == CpuKernelLevel::kAvx2 ? "Avx2" : "Portable";
+  switch (level) {
+    case CpuKernelLevel::kPortable:
+      return "Portable";
+    case CpuKernelLevel::kAvx2:
+      return "Avx2";
+    case CpuKernelLevel::kAvx512:
+      return "Avx512";
+    case CpuKernelLevel::kAmx:
+      return "Amx";
+  }
+  return "Unknown";
 }
 
 class BackendOpsTest : public ::testing::TestWithParam<CpuKernelLevel> {
@@ -192,7 +202,7 @@ TEST_P(BackendOpsTest, MatMulEveryKernelVersion) {
       {"prefill_blas", [&](const Weight& w, const float* x, int n, float* y, const float* b) {
          matmul_kernels::PrefillBlas(pool, level, w, x, n, y, b);
        }}};
-  if (level == CpuKernelLevel::kAvx2) {
+  if (level >= CpuKernelLevel::kAvx2) {
     versions.push_back(
         {"small_batch_avx2", [&](const Weight& w, const float* x, int n, float* y, const float* b) {
            if (w.dtype == DType::kQ8_0) {
@@ -212,6 +222,32 @@ TEST_P(BackendOpsTest, MatMulEveryKernelVersion) {
            matmul_kernels::PrefillOwn(pool, w, x, n, y, b);
          }});
   }
+  // The int8 path for Q8_0 (other dtypes: PrefillQ8_0 is not for them).
+  versions.push_back(
+      {"prefill_q8_0", [&](const Weight& w, const float* x, int n, float* y, const float* b) {
+         if (w.dtype == DType::kQ8_0) {
+           matmul_kernels::PrefillQ8_0(pool, level, w, x, n, y, b);
+         } else {
+           matmul_kernels::PrefillBlas(pool, level, w, x, n, y, b);
+         }
+       }});
+  if (level >= CpuKernelLevel::kAvx512) {
+    versions.push_back(
+        {"small_batch_avx512", [&](const Weight& w, const float* x, int n, float* y,
+                                   const float* b) {
+           if (w.dtype == DType::kQ8_0) {
+             matmul_kernels::QuantizedX qx;
+             matmul_kernels::QuantizeXAvx2(x, n, w.cols, qx);
+             split(w.rows, [&](int64_t lo, int64_t hi) {
+               matmul_kernels::SmallBatchQ8_0Avx512(w, qx, y, b, lo, hi);
+             });
+           } else {
+             split(w.rows, [&](int64_t lo, int64_t hi) {
+               matmul_kernels::SmallBatchAvx2(w, x, n, y, b, lo, hi);
+             });
+           }
+         }});
+  }
   for (const auto& [name, kernel] : versions) {
     SCOPED_TRACE(name);
     for (DType dtype : kAllDTypes) {
@@ -220,6 +256,85 @@ TEST_P(BackendOpsTest, MatMulEveryKernelVersion) {
       }
       // k longer than the prefill kernel's 256-wide k-slices, rows past a 16-row panel.
       CheckMatMul(*backend_, rng_, dtype, /*rows=*/35, /*cols=*/608, 13, true, kernel);
+    }
+  }
+}
+
+// The int8 kernels of the Q8_0 path against its scalar definition (SmallBatchQ8_0Portable) on
+// the same quantized x. The quantizers must agree bit for bit; the integer block dot products
+// are then exact in every kernel, so only the order of the f32 sums of (dot x scale x scale)
+// terms differs: K / 32 terms (at most 280 here), so 2e-5 of Σ|w_i|·|x_i quantized| covers
+// it with a wide margin, and a wrong block, lane or correction shows up far above it.
+TEST_P(BackendOpsTest, MatMulQ8_0Int8KernelsMatchScalarDefinition) {
+  const CpuKernelLevel level = GetParam();
+  if (level == CpuKernelLevel::kPortable) GTEST_SKIP() << "the scalar definition itself";
+  ThreadPool& pool = backend_->thread_pool();
+  struct Case {
+    int64_t rows, cols;
+    int n;
+  };
+  // Rows off every tile (8-row AVX2 groups, 16-row AVX-512 groups in pairs, 32-row panels),
+  // x rows off the 4-row tiles, k from one block up to the down projection's 8960.
+  const Case cases[] = {{1, 32, 1},    {15, 64, 3},     {17, 96, 5},    {33, 320, 16},
+                        {67, 608, 17}, {100, 1536, 40}, {300, 256, 130}, {48, 8960, 9}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "rows " << c.rows << " cols " << c.cols << " n " << c.n);
+    HostWeight w = MakeWeight(*backend_, rng_, DType::kQ8_0, c.rows, c.cols);
+    // Varied magnitudes per block, zeros (a block of zeros has scale 0) and a lone outlier.
+    std::vector<float> x = RandomFloats(rng_, int64_t{c.n} * c.cols, -4.0f, 4.0f);
+    for (int64_t i = 0; i < std::min<int64_t>(32, x.size()); ++i) x[i] = 0.0f;
+    x[x.size() / 2] = 100.0f;
+    std::vector<float> bias = RandomFloats(rng_, c.rows);
+
+    matmul_kernels::QuantizedX scalar, simd;
+    matmul_kernels::ResizeQuantizedX(c.n, c.cols, scalar);
+    matmul_kernels::QuantizeRowsPortable(x.data(), 0, c.n, scalar);
+    matmul_kernels::QuantizeXAvx2(x.data(), c.n, c.cols, simd);
+    ASSERT_EQ(simd.values, scalar.values);
+    ASSERT_EQ(simd.scales, scalar.scales);
+    ASSERT_EQ(simd.sums, scalar.sums);
+
+    std::vector<float> want(int64_t{c.n} * c.rows);
+    matmul_kernels::SmallBatchQ8_0Portable(w.weight, scalar, want.data(), bias.data(), 0, c.rows);
+
+    std::vector<std::pair<std::string, std::function<void(float*)>>> kernels = {
+        {"small_batch_avx2",
+         [&](float* y) {
+           matmul_kernels::SmallBatchQ8_0Avx2(w.weight, simd, y, bias.data(), 0, c.rows);
+         }},
+        {"prefill_q8_0", [&](float* y) {
+           matmul_kernels::PrefillQ8_0(pool, level, w.weight, x.data(), c.n, y, bias.data());
+         }}};
+    if (level >= CpuKernelLevel::kAvx512) {
+      kernels.push_back({"small_batch_avx512", [&](float* y) {
+                           matmul_kernels::SmallBatchQ8_0Avx512(w.weight, simd, y, bias.data(),
+                                                                0, c.rows);
+                         }});
+    }
+    std::vector<float> w_row(c.cols);
+    for (const auto& [name, kernel] : kernels) {
+      SCOPED_TRACE(name);
+      std::vector<float> got(want.size(), NAN);
+      kernel(got.data());
+      int failures = 0;
+      for (int64_t o = 0; o < c.rows && failures < 5; ++o) {
+        DequantizeRow(DType::kQ8_0, w.bytes.data() + o * RowBytes(DType::kQ8_0, c.cols), c.cols,
+                      w_row.data());
+        for (int t = 0; t < c.n && failures < 5; ++t) {
+          double magnitude = 0.0;
+          for (int64_t i = 0; i < c.cols; ++i) {
+            magnitude += std::fabs(double{w_row[i]}) *
+                         std::fabs(scalar.values[t * c.cols + i] *
+                                   double{scalar.scales[(t * c.cols + i) / 32]});
+          }
+          const double error = std::fabs(double{got[t * c.rows + o]} - want[t * c.rows + o]);
+          if (!(error <= 2e-5 * magnitude + 1e-6)) {
+            ++failures;
+            ADD_FAILURE() << "y[" << t << ", " << o << "] = " << got[t * c.rows + o] << ", want "
+                          << want[t * c.rows + o];
+          }
+        }
+      }
     }
   }
 }
@@ -515,7 +630,8 @@ TEST_P(BackendOpsTest, RejectsBadKvSpecAndWeights) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, BackendOpsTest,
-                         ::testing::Values(CpuKernelLevel::kPortable, CpuKernelLevel::kAvx2),
+                         ::testing::Values(CpuKernelLevel::kPortable, CpuKernelLevel::kAvx2,
+                                           CpuKernelLevel::kAvx512, CpuKernelLevel::kAmx),
                          [](const auto& info) { return LevelName(info.param); });
 
 }  // namespace

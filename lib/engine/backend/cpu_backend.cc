@@ -172,7 +172,7 @@ void CpuBackend::Embed(const Weight& table, std::span<const int32_t> ids, float*
   pool_.ParallelFor(0, static_cast<int64_t>(ids.size()), 8, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       assert(ids[t] >= 0 && ids[t] < table.rows);
-      if (level_ == CpuKernelLevel::kAvx2) {
+      if (level_ >= CpuKernelLevel::kAvx2) {
         matmul_kernels::ConvertRowsAvx2(table, ids[t], 1, out + t * table.cols);
       } else {
         DequantizeRow(table.dtype, WeightRow(table, ids[t]), table.cols, out + t * table.cols);
@@ -190,7 +190,7 @@ void CpuBackend::RmsNorm(const float* x, const Weight& weight, int n, float eps,
     for (int64_t r = lo; r < hi; ++r) {
       const float* xr = x + r * dim;
       float* yr = out + r * dim;
-      if (level_ == CpuKernelLevel::kAvx2) {
+      if (level_ >= CpuKernelLevel::kAvx2) {
         const double sum_squares = elementwise_kernels::SumSquaresAvx2(xr, dim);
         const float inverse_rms =
             static_cast<float>(1.0 / std::sqrt(sum_squares / static_cast<double>(dim) + eps));
@@ -271,7 +271,7 @@ void CpuBackend::WriteKv(int layer, const float* k, const float* v, const BatchL
       const float* vs = v + t * row + int64_t{h} * spec.head_dim;
       std::byte* kd = k_cache + index * element_bytes;
       std::byte* vd = v_cache + index * element_bytes;
-      if (spec.dtype == DType::kF16 && level_ == CpuKernelLevel::kAvx2) {
+      if (spec.dtype == DType::kF16 && level_ >= CpuKernelLevel::kAvx2) {
         elementwise_kernels::FloatToHalfAvx2(ks, spec.head_dim, reinterpret_cast<uint16_t*>(kd));
         elementwise_kernels::FloatToHalfAvx2(vs, spec.head_dim, reinterpret_cast<uint16_t*>(vd));
       } else {
@@ -290,7 +290,7 @@ void CpuBackend::Attention(int layer, const float* q, const BatchLayout& batch, 
 
 void CpuBackend::SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
   pool_.ParallelFor(0, n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-    if (level_ == CpuKernelLevel::kAvx2) {
+    if (level_ >= CpuKernelLevel::kAvx2) {
       elementwise_kernels::SwiGluAvx2(gate + lo, up + lo, hi - lo, out + lo);
       return;
     }

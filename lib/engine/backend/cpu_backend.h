@@ -1,5 +1,7 @@
 // The CPU backend: every Backend op on host memory, multi-threaded with a ThreadPool, with
-// AVX2/FMA/F16C kernels picked at run time where the CPU has them (portable code otherwise).
+// AVX2/FMA/F16C kernels (and AVX-512 VNNI / AMX-INT8 ones for Q8_0 weights) picked at run
+// time where the CPU has them (portable code otherwise; R1SERVE_CPU_KERNEL_LEVEL caps the
+// level for a whole process, see cpu_kernels.h).
 // It is the reference the GPU backends are tested against, so each fast kernel is checked
 // against reference_ops.h in backend_ops_test.cc.
 //
@@ -9,7 +11,9 @@
 //
 // Weights are not copied: UploadWeight returns a view of the mapped file. The KV cache is one
 // anonymous mapping (pages are touched, and so cost memory, only when used). A prefill-sized
-// MatMul (n >= 48) keeps an f32 panel of up to ~16 MiB per thread, and the first one sets
+// MatMul (n >= 48) keeps an f32 panel of up to ~16 MiB per thread (Q8_0 with int8 kernels: a
+// packed int8 panel of ~768 KiB per thread and the quantized x on the calling thread,
+// ~1.1 bytes per activation), and the first sgemm sets
 // OpenBLAS to one thread process-wide (openblas_set_num_threads(1)): each of our threads calls
 // sgemm on its own rows, and OpenBLAS threads on top would oversubscribe the cores.
 #pragma once

@@ -2,7 +2,7 @@
 // cpu_backend.cc, next to the ops). Memory-bound but for silu's exp, which a scalar libm call
 // makes the most expensive part of a prefill's MLP after the matmuls.
 //
-//   if (level == CpuKernelLevel::kAvx2) elementwise_kernels::SwiGluAvx2(gate, up, n, out);
+//   if (level >= CpuKernelLevel::kAvx2) elementwise_kernels::SwiGluAvx2(gate, up, n, out);
 #pragma once
 
 #include <cstdint>

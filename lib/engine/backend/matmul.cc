@@ -2,6 +2,7 @@
 // rows over the threads (each thread reads its own slice of the weights exactly once), plus
 // the portable kernels of matmul_kernels.h.
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <vector>
 
@@ -43,14 +44,78 @@ int64_t BlasPanelRows(int64_t rows, int64_t cols, int threads) {
 #endif
 
 void ConvertRows(CpuKernelLevel level, const Weight& w, int64_t row_lo, int64_t count, float* out) {
-  if (level == CpuKernelLevel::kAvx2) {
+  if (level >= CpuKernelLevel::kAvx2) {
     ConvertRowsAvx2(w, row_lo, count, out);
   } else {
     ConvertRowsPortable(w, row_lo, count, out);
   }
 }
 
+// Weight rows per PrefillQ8_0 panel (multiples of 32, the AVX-512 tile width): the packed
+// panel (~1.1 bytes per weight) within kQ8_0PanelBytes, so that it stays in L2 while every x
+// tile passes over it, and panels spread evenly over the threads (at least 2 per thread, so
+// that a thread that loses its core leaves work to the other).
+constexpr int64_t kQ8_0PanelBytes = int64_t{768} << 10;
+int64_t Q8_0PanelRows(int64_t rows, int64_t group_bytes_per_row, int threads) {
+  const int64_t widest = std::max<int64_t>(32, kQ8_0PanelBytes / group_bytes_per_row / 32 * 32);
+  int64_t panels = std::max<int64_t>((rows + widest - 1) / widest, 2 * threads);
+  panels = (panels + threads - 1) / threads * threads;
+  return std::max<int64_t>(32, ((rows + panels - 1) / panels + 31) / 32 * 32);
+}
+
 }  // namespace
+
+void ResizeQuantizedX(int n, int64_t cols, QuantizedX& out) {
+  const size_t blocks = static_cast<size_t>(n) * (cols / kQ8_0BlockValues);
+  out.n = n;
+  out.cols = cols;
+  out.values.resize(static_cast<size_t>(n) * cols);
+  out.scales.resize(blocks);
+  out.sums.resize(blocks);
+}
+
+void QuantizeRowsPortable(const float* x, int row_lo, int row_hi, QuantizedX& out) {
+  const int64_t blocks = out.cols / kQ8_0BlockValues;
+  for (int64_t b = int64_t{row_lo} * blocks; b < int64_t{row_hi} * blocks; ++b) {
+    const float* src = x + b * kQ8_0BlockValues;  // rows are whole blocks
+    float max_abs = 0.0f;
+    for (int i = 0; i < kQ8_0BlockValues; ++i) max_abs = std::max(max_abs, std::fabs(src[i]));
+    const float d = max_abs / 127.0f;
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    int32_t sum = 0;
+    for (int i = 0; i < kQ8_0BlockValues; ++i) {
+      // Round to nearest even, as vcvtps2dq does in the AVX2 quantizer: identical values.
+      const auto q = static_cast<int8_t>(std::nearbyint(src[i] * inverse));
+      out.values[b * kQ8_0BlockValues + i] = q;
+      sum += q;
+    }
+    out.scales[b] = d;
+    out.sums[b] = sum;
+  }
+}
+
+void SmallBatchQ8_0Portable(const Weight& w, const QuantizedX& x, float* y, const float* bias,
+                            int64_t row_lo, int64_t row_hi) {
+  const int64_t blocks = w.cols / kQ8_0BlockValues;
+  for (int64_t o = row_lo; o < row_hi; ++o) {
+    const std::byte* row = WeightRow(w, o);
+    for (int t = 0; t < x.n; ++t) {
+      const int8_t* xq = x.values.data() + t * w.cols;
+      float sum = 0.0f;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const std::byte* block = row + b * kQ8_0BlockBytes;
+        float scale;
+        DequantizeRow(DType::kF16, block, 1, &scale);
+        int32_t dot = 0;
+        for (int i = 0; i < kQ8_0BlockValues; ++i) {
+          dot += static_cast<int8_t>(block[2 + i]) * int32_t{xq[b * kQ8_0BlockValues + i]};
+        }
+        sum += static_cast<float>(dot) * (scale * x.scales[t * blocks + b]);
+      }
+      y[t * w.rows + o] = sum + (bias != nullptr ? bias[o] : 0.0f);
+    }
+  }
+}
 
 void SmallBatchPortable(const Weight& w, const float* x, int n, float* y, const float* bias,
                         int64_t row_lo, int64_t row_hi) {
@@ -118,13 +183,59 @@ void PrefillBlas(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const 
     }
   });
 #else
-  if (level == CpuKernelLevel::kAvx2) {
+  if (level >= CpuKernelLevel::kAvx2) {
     PrefillOwn(pool, w, x, n, y, bias);
   } else {
     pool.ParallelFor(0, w.rows, 16,
                      [&](int64_t lo, int64_t hi) { SmallBatchPortable(w, x, n, y, bias, lo, hi); });
   }
 #endif
+}
+
+void PrefillQ8_0(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float* x, int n,
+                 float* y, const float* bias) {
+  // The calling thread's buffer, shared with the workers through `quantized` (a lambda
+  // naming the thread_local itself would see each worker's own, empty one).
+  thread_local QuantizedX buffer;  // [n, w.cols]
+  QuantizedX& quantized = buffer;
+  ResizeQuantizedX(n, w.cols, quantized);
+  pool.ParallelFor(0, n, 8, [&](int64_t lo, int64_t hi) {
+    if (level >= CpuKernelLevel::kAvx2) {
+      QuantizeRowsAvx2(x, static_cast<int>(lo), static_cast<int>(hi), quantized);
+    } else {
+      QuantizeRowsPortable(x, static_cast<int>(lo), static_cast<int>(hi), quantized);
+    }
+  });
+  if (level == CpuKernelLevel::kPortable) {
+    pool.ParallelForDynamic(0, w.rows, 16, [&](int64_t lo, int64_t hi) {
+      SmallBatchQ8_0Portable(w, quantized, y, bias, lo, hi);
+    });
+    return;
+  }
+  const bool avx512 = level >= CpuKernelLevel::kAvx512;
+  const int64_t group_rows = avx512 ? 16 : 8;
+  const int64_t group_bytes =
+      avx512 ? PackedQ8_0GroupBytesAvx512(w.cols) : PackedQ8_0GroupBytesAvx2(w.cols);
+  const int64_t panel_rows = Q8_0PanelRows(w.rows, group_bytes / group_rows, pool.num_threads());
+  pool.ParallelForDynamic(0, w.rows, panel_rows, [&](int64_t lo, int64_t hi) {
+    thread_local std::vector<std::byte> packed;  // [panel_rows / group_rows][group_bytes]
+    packed.resize((panel_rows + group_rows - 1) / group_rows * group_bytes);
+    for (int64_t o = lo; o < hi; o += panel_rows) {
+      const int64_t count = std::min(panel_rows, hi - o);
+      const float* panel_bias = bias != nullptr ? bias + o : nullptr;
+      if (avx512) {
+        PackQ8_0Avx512(w, o, count, packed.data());
+        if (level >= CpuKernelLevel::kAmx) {
+          GemmQ8_0Amx(quantized, packed.data(), count, panel_bias, y + o, w.rows);
+        } else {
+          GemmQ8_0Avx512(quantized, packed.data(), count, panel_bias, y + o, w.rows);
+        }
+      } else {
+        PackQ8_0Avx2(w, o, count, packed.data());
+        GemmQ8_0Avx2(quantized, packed.data(), count, panel_bias, y + o, w.rows);
+      }
+    }
+  });
 }
 
 void PrefillOwn(ThreadPool& pool, const Weight& w, const float* x, int n, float* y,
@@ -178,6 +289,18 @@ namespace cpu_kernels {
 // 1536x8960 n=32 80 vs 57, n=64 65 vs 86.
 constexpr int kPrefillMinRows = 48;
 
+// From this many rows of x, Q8_0 weights go through the int8 GEMM (PrefillQ8_0), which packs
+// weight panels, rather than the small-batch kernels, which stream them once per call.
+// backend_bench MatMulAlt/Q8_0, one thread (CPU time, loaded machine), weight GB/s at n = 16,
+// q_o / gate_up / down: AVX-512 GEMM 3.2 / 3.5 / 4.2 vs small batch (VNNI) 2.1 / 2.4 / 2.6;
+// AVX2 GEMM 1.5 / - / 1.7 vs small batch 1.4 / - / 1.8, at n = 32 1.08 / 1.07 vs 0.87 / 1.03.
+constexpr int kQ8_0GemmMinRows = 16;
+// At kAvx2 the int8 GEMM stops at kPrefillMinRows: vpmaddubsw needs vpsignb and vpmaddwd
+// around it (4 instructions per 32 products and row), about the cost of f32 FMAs, and
+// OpenBLAS's sgemm on converted panels was faster at n = 512 (GFLOP/s per core, q_o / down:
+// 132 / 119 vs 105 / 97). AVX-512 VNNI (1 instruction per 64 products) wins at every n:
+// 340 / 316 vs 132 / 119.
+
 // Weight rows in chunks taken dynamically, about 8 per thread (multiples of 16, the kernels'
 // tile heights divide it): on a shared machine a thread that loses its core for a while
 // leaves its chunks to the others instead of holding up the whole op.
@@ -189,23 +312,33 @@ void SplitRows(ThreadPool& pool, int64_t rows, const Fn& fn) {
 
 void MatMul(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float* x, int n,
             float* y, const float* bias) {
+  const bool q8_0_simd = w.dtype == DType::kQ8_0 && level >= CpuKernelLevel::kAvx2;
+  if (q8_0_simd && n >= kQ8_0GemmMinRows &&
+      (level >= CpuKernelLevel::kAvx512 || n < kPrefillMinRows)) {
+    matmul_kernels::PrefillQ8_0(pool, level, w, x, n, y, bias);
+    return;
+  }
   if (n >= kPrefillMinRows) {
     matmul_kernels::PrefillBlas(pool, level, w, x, n, y, bias);
     return;
   }
-  if (level == CpuKernelLevel::kAvx2 && w.dtype == DType::kQ8_0) {
+  if (q8_0_simd) {
     // The calling thread's buffer, shared with the workers through `quantized` (a lambda
     // naming the thread_local itself would see each worker's own, empty one).
     thread_local matmul_kernels::QuantizedX buffer;
     const matmul_kernels::QuantizedX& quantized = buffer;
     matmul_kernels::QuantizeXAvx2(x, n, w.cols, buffer);
     SplitRows(pool, w.rows, [&](int64_t lo, int64_t hi) {
-      matmul_kernels::SmallBatchQ8_0Avx2(w, quantized, y, bias, lo, hi);
+      if (level >= CpuKernelLevel::kAvx512) {
+        matmul_kernels::SmallBatchQ8_0Avx512(w, quantized, y, bias, lo, hi);
+      } else {
+        matmul_kernels::SmallBatchQ8_0Avx2(w, quantized, y, bias, lo, hi);
+      }
     });
     return;
   }
   SplitRows(pool, w.rows, [&](int64_t lo, int64_t hi) {
-    if (level == CpuKernelLevel::kAvx2) {
+    if (level >= CpuKernelLevel::kAvx2) {
       matmul_kernels::SmallBatchAvx2(w, x, n, y, bias, lo, hi);
     } else {
       matmul_kernels::SmallBatchPortable(w, x, n, y, bias, lo, hi);

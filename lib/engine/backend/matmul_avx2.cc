@@ -203,17 +203,14 @@ void SmallBatchAvx2(const Weight& w, const float* x, int n, float* y, const floa
   SmallBatchPortable(w, x, n, y, bias, row_lo, row_hi);
 }
 
-R1_AVX2 void QuantizeXAvx2(const float* x, int n, int64_t cols, QuantizedX& out) {
-  const int64_t blocks = cols / kQ8_0BlockValues;
-  out.n = n;
-  out.cols = cols;
-  out.values.resize(static_cast<size_t>(n) * cols);
-  out.scales.resize(static_cast<size_t>(n) * blocks);
+R1_AVX2 void QuantizeRowsAvx2(const float* x, int row_lo, int row_hi, QuantizedX& out) {
+  const int64_t blocks = out.cols / kQ8_0BlockValues;
   const __m256 sign_mask = _mm256_set1_ps(-0.0f);
   // vpackssdw / vpacksswb interleave the 128-bit lanes; this puts the 32-bit groups back.
   const __m256i lane_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (int64_t b = 0; b < int64_t{n} * blocks; ++b) {
-    const float* src = x + b * kQ8_0BlockValues;  // rows are whole blocks: b runs across rows
+  // Rows are whole blocks: b runs across the rows' blocks in order.
+  for (int64_t b = int64_t{row_lo} * blocks; b < int64_t{row_hi} * blocks; ++b) {
+    const float* src = x + b * kQ8_0BlockValues;
     __m256 v[4];
     __m256 amax = _mm256_setzero_ps();
 #pragma GCC unroll 8
@@ -221,10 +218,7 @@ R1_AVX2 void QuantizeXAvx2(const float* x, int n, int64_t cols, QuantizedX& out)
       v[i] = _mm256_loadu_ps(src + 8 * i);
       amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, v[i]));
     }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    const float max_abs = _mm_cvtss_f32(m);
+    const float max_abs = avx2::HorizontalMax(amax);
     const float d = max_abs / 127.0f;
     const __m256 inverse = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
     __m256i q[4];
@@ -233,12 +227,24 @@ R1_AVX2 void QuantizeXAvx2(const float* x, int n, int64_t cols, QuantizedX& out)
       // Round to nearest (even): the error bound (half a step) is what matters, not ties.
       q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inverse));
     }
+    // |q| <= 127, so the packs below do not saturate and the sum is the stored values'.
+    const __m256i sum =
+        _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
     const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
     const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
     const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), lane_order);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.values.data() + b * kQ8_0BlockValues), q8);
     out.scales[b] = d;
+    out.sums[b] = _mm_cvtsi128_si32(s);
   }
+}
+
+void QuantizeXAvx2(const float* x, int n, int64_t cols, QuantizedX& out) {
+  ResizeQuantizedX(n, cols, out);
+  QuantizeRowsAvx2(x, 0, n, out);
 }
 
 void SmallBatchQ8_0Avx2(const Weight& w, const QuantizedX& x, float* y, const float* bias,
@@ -369,6 +375,7 @@ namespace r1serve::engine::matmul_kernels {
 void SmallBatchAvx2(const Weight&, const float*, int, float*, const float*, int64_t, int64_t) {
   std::abort();
 }
+void QuantizeRowsAvx2(const float*, int, int, QuantizedX&) { std::abort(); }
 void QuantizeXAvx2(const float*, int, int64_t, QuantizedX&) { std::abort(); }
 void SmallBatchQ8_0Avx2(const Weight&, const QuantizedX&, float*, const float*, int64_t, int64_t) {
   std::abort();
