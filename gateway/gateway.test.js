@@ -405,6 +405,33 @@ test('a prefill instance that died before KV flowed: retried on another one', as
                            {role: 'prefill', instance: alive.grpcAddress}), 1);
 });
 
+test('a prefill instance killed under load fails none of the requests', async () => {
+  const p1 = await start('r1serve-prefill', [`--model=${modelDir}`, ...ENGINE_FLAGS]);
+  const p2 = await start('r1serve-prefill', [`--model=${modelDir}`, ...ENGINE_FLAGS]);
+  const gw = await startGateway([`--prefill_endpoints=${p1.grpcAddress},${p2.grpcAddress}`,
+                                 `--decode_endpoints=${decode.grpcAddress}`]);
+  // Longer prompts, so that prefill is still busy with some of them when the instance dies.
+  const prompt = Array.from({length: 12}, () => PROMPT).flat();
+  const [expected] = await generateCli([`--prompt_ids=${prompt.join(',')}`, ...GREEDY_CLI]);
+  const requests = Array.from({length: 16}, (_, i) => generate(
+      gw.client, {request_id: `load-${i}`, token_ids: {ids: prompt}, sampling: GREEDY}));
+  await new Promise((r) => setTimeout(r, 30));
+  killed.add(p1);
+  p1.child.kill('SIGKILL');
+  const results = await Promise.all(requests);
+  for (const r of results) {
+    // No token reaches a client before its KV has arrived, so every request that lost its
+    // prefill instance is retried on the other one.
+    assert.equal(r.error, null, r.error?.message);
+    assert.deepEqual(r.samples[0].tokens, expected);
+  }
+  const metrics = await fetchMetrics(gw.svc.metricsPort);
+  const retries = metricValue(metrics, 'r1serve_gateway_retries_total', {reason: 'prefill'}) ?? 0;
+  const toDead = metricValue(metrics, 'r1serve_gateway_routing_decisions_total',
+                             {role: 'prefill', instance: p1.grpcAddress}) ?? 0;
+  assert.ok(retries <= toDead, `${retries} retries for ${toDead} requests sent to the dead one`);
+});
+
 test('metrics: latency histograms, tokens, routing and health', async () => {
   const r = await stream(disagg.client, 'Chat', {
     messages: [{role: 'CHAT_ROLE_USER', content: 'Hi'}],

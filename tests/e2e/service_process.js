@@ -116,9 +116,17 @@ async function waitServing(address, timeoutMs) {
 }
 
 async function fetchMetrics(port) {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
-  if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
-  return response.text();
+  // fetch keeps connections alive and may reuse one the exposer has just closed ("fetch
+  // failed"): a network error gets one more try on a fresh connection.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
+      return await response.text();
+    } catch (e) {
+      if (attempt >= 1 || !(e instanceof TypeError)) throw e;
+    }
+  }
 }
 
 // The value of one Prometheus sample whose name and labels all match, or undefined.

@@ -95,8 +95,8 @@ struct KvLayerBlocks {
   int num_blocks = 0;
   // [num_blocks, num_kv_heads, block_size, head_dim] each, in the cache's dtype. Slots past the
   // prompt in its last block hold whatever the cache held there.
-  std::string k;
-  std::string v;
+  std::string k = {};
+  std::string v = {};
 };
 
 struct RequestOptions {
@@ -112,7 +112,7 @@ struct RequestOptions {
   // blocks found in the prefix cache go out with the first computed chunk. The last event's
   // KvSnapshot then carries the header, token ids and first tokens but no layers. The sink must
   // be quick (it runs inside the forward pass).
-  std::function<void(KvLayerBlocks)> kv_sink;
+  std::function<void(KvLayerBlocks)> kv_sink = nullptr;
 };
 
 struct TokenEvent {

@@ -294,7 +294,9 @@ TEST_F(EngineTest, StreamedKvEqualsTheSnapshot) {
     for (const auto& layer : seen) {
       for (int count : layer) ASSERT_EQ(count, 1) << "round " << round;
     }
-    if (round == 0) EXPECT_GE(steps_with_kv.size(), 3u) << "sent while the chunks computed";
+    if (round == 0) {
+      EXPECT_GE(steps_with_kv.size(), 3u) << "sent while the chunks computed";
+    }
     ASSERT_NE(last, nullptr);
     EXPECT_TRUE(last->layers.empty());
     ASSERT_EQ(last->first_tokens.size(), 1u);

@@ -94,7 +94,7 @@ struct TokenLogprob {
 struct SampledToken {
   int32_t token_id = -1;
   std::optional<float> logprob;            // set when params.logprobs is set
-  std::vector<TokenLogprob> top_logprobs;  // the params.logprobs most likely, most likely first
+  std::vector<TokenLogprob> top_logprobs = {};  // params.logprobs most likely, most likely first
 };
 
 // Scratch buffers of Sample, grown to the largest row seen and reused: keeping them out of the
