@@ -247,6 +247,7 @@ void DecodeService::PullKv(std::shared_ptr<Call> call, std::shared_ptr<grpc::Cha
   KvStreamReceiver receiver(engine.kv_header(), call->prompt, call->n);
   absl::Status failure;
   bool trailer_seen = false;
+  v1::FirstToken first_token;
   absl::Time transfer_start = absl::Now();
   v1::PrefillResponse message;
   while (failure.ok() && reader->Read(&message)) {
@@ -264,23 +265,7 @@ void DecodeService::PullKv(std::shared_ptr<Call> call, std::shared_ptr<grpc::Cha
         const v1::TimingBreakdown& t = message.first_token().timing();
         call->timing.set_queue_us(t.queue_us());
         call->timing.set_prefill_us(t.prefill_us());
-        // The first tokens go to the client now, before the rest of the KV: the time to first
-        // token does not wait for the transfer. The engine repeats them after the import.
-        const absl::Time now = absl::Now();
-        v1::GenerateResponse first;
-        for (int i = 0; i < call->n; ++i) {
-          v1::TokenDelta* delta = first.add_samples();
-          delta->set_index(static_cast<uint32_t>(i));
-          const v1::TokenLogprob& token = message.first_token().tokens(i);
-          delta->add_token_ids(token.token_id());
-          if (call->params.logprobs.has_value()) *delta->add_logprobs() = token;
-          call->echo_pending[static_cast<size_t>(i)] = 1;
-          call->sample_last_token_at[static_cast<size_t>(i)] = now;
-        }
-        call->first_token_at = now;
-        call->timing.set_first_token_us(Micros(now - call->received));
-        metrics_->time_to_first_token().Observe(absl::ToDoubleSeconds(now - call->received));
-        call->sender.Send(std::move(first));
+        first_token = message.first_token();
         break;
       }
       case v1::PrefillResponse::kTrailer:
@@ -315,6 +300,27 @@ void DecodeService::PullKv(std::shared_ptr<Call> call, std::shared_ptr<grpc::Cha
     Fail(*call, failure);
     return;
   }
+  // The first tokens go to the client once the trailer has confirmed the stream. Prefill sends
+  // FirstToken last but one (it is sampled after the last layer's KV), so this costs the time
+  // to first token nothing; and a prefill instance that dies before its trailer leaves the
+  // client without tokens, so the gateway can still retry the request elsewhere. The engine
+  // repeats these tokens after the import; the sink drops the repeats.
+  const absl::Time now = absl::Now();
+  v1::GenerateResponse first;
+  for (int i = 0; i < call->n; ++i) {
+    v1::TokenDelta* delta = first.add_samples();
+    delta->set_index(static_cast<uint32_t>(i));
+    const v1::TokenLogprob& token = first_token.tokens(i);
+    delta->add_token_ids(token.token_id());
+    if (call->params.logprobs.has_value()) *delta->add_logprobs() = token;
+    call->echo_pending[static_cast<size_t>(i)] = 1;
+    call->sample_last_token_at[static_cast<size_t>(i)] = now;
+  }
+  call->first_token_at = now;
+  call->timing.set_first_token_us(Micros(now - call->received));
+  metrics_->time_to_first_token().Observe(absl::ToDoubleSeconds(now - call->received));
+  call->sender.Send(std::move(first));
+
   call->timing.set_kv_transfer_us(Micros(transfer));
   metrics_->kv_transfer_bytes().Increment(static_cast<double>(receiver.bytes_received()));
   metrics_->kv_transfer_seconds().Observe(absl::ToDoubleSeconds(transfer));

@@ -2,13 +2,14 @@
 //
 // With a prefill_endpoint, a call first reserves the KV blocks its prompt needs
 // (KvReservations: it waits, in arrival order, while earlier pulls hold what is free), then
-// pulls the prompt's KV from that prefill instance: a
-// PrefillService.Prefill call (same request_id, the rest of this call's deadline) whose stream
-// is checked and assembled by KvStreamReceiver (header compatibility, sequence numbers,
-// CRC32C, completeness). The first tokens are forwarded the moment FirstToken arrives (that is
-// the time to first token); once the trailer has checked the stream, the KV is imported into
-// the engine (Engine::ImportRequest), the n samples fork over the shared prompt blocks and join
-// the running batch. Without a prefill_endpoint (role both) the engine prefills itself.
+// pulls the prompt's KV from that prefill instance: a PrefillService.Prefill call (same
+// request_id, the rest of this call's deadline) whose stream is checked and assembled by
+// KvStreamReceiver (header compatibility, sequence numbers, CRC32C, completeness). Once the
+// trailer has confirmed the stream, the first tokens go to the client (FirstToken comes last
+// but one, so this costs the time to first token nothing, and a prefill failure before the end
+// leaves the client without tokens: the gateway can retry), the KV is imported into the engine
+// (Engine::ImportRequest), and the n samples fork over the shared prompt blocks and join the
+// running batch. Without a prefill_endpoint (role both) the engine prefills itself.
 //
 // The Prefill call runs on a thread of its own for the few seconds of a transfer (a blocking
 // reader is the simplest correct way to apply gRPC's flow control and to check each message in
