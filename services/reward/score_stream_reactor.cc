@@ -70,11 +70,17 @@ void ScoreStreamReactor::OnReadDone(bool ok) {
   }
   const absl::Time deadline = CallDeadline(context_);
   for (v1::RewardItem& item : accepted) {
+    // The worker asks this reactor, not context_, whether the call is ending: after OnDone gRPC
+    // frees the context while this reactor lives on until its last item is done.
     service_->workers().Run([this, item = std::move(item), deadline] {
-      ItemDone(item.id(), context_->IsCancelled()
-                              ? service_->RefusedResult(
-                                    item.id(), absl::CancelledError("the call was cancelled"))
-                              : service_->ScoreOne(item, deadline));
+      bool ending;
+      {
+        absl::MutexLock lock(&mu_);
+        ending = finish_status_.has_value();
+      }
+      ItemDone(item.id(), ending ? service_->RefusedResult(
+                                       item.id(), absl::CancelledError("the call was cancelled"))
+                                 : service_->ScoreOne(item, deadline));
     });
   }
   Perform(actions);

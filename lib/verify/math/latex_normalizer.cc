@@ -5,19 +5,17 @@
 #include <cctype>
 
 #include "lib/verify/math/answer_extraction.h"
+#include "lib/verify/math/ascii_text.h"
 
 namespace r1serve::verify {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+using ascii::IsAlpha;
+using ascii::IsDigit;
+using ascii::IsSpace;
+using ascii::Trim;
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
+
 
 void AddNote(NormalizedAnswer* out, std::string note) {
   if (std::find(out->notes.begin(), out->notes.end(), note) == out->notes.end()) {

@@ -7,13 +7,16 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "lib/base/status_macros.h"
+#include "lib/verify/math/ascii_text.h"
 
 namespace r1serve::verify {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+using ascii::IsAlpha;
+using ascii::IsDigit;
+using ascii::IsSpace;
+using ascii::Trim;
+
 
 // Functions of one argument, with or without a backslash.
 constexpr std::array<std::string_view, 22> kFunctions = {
