@@ -234,13 +234,16 @@ grpc::ServerWriteReactor<v1::RolloutResponse>* GatewayService::Rollout(
       deps_, deps_.reward, request->request_id().empty() ? NewRequestId() : request->request_id(),
       Deadline(context));
   reactor->SetOnCancel([runner] { runner->Cancel(); });
-  reactor->SetOnDone([this] { RequestDone(); });
   const absl::Time received = absl::Now();
-  std::thread([this, runner, sender, request, received] {
+  // The thread owns a copy of the request: a cancelled call finishes at once, and gRPC frees
+  // its request while the groups are still winding down. It gives back its in-flight slot
+  // itself, last, so the service's destructor waits for it.
+  std::thread([this, runner, sender, request = *request, received] {
     const grpc::Status status =
-        runner->Run(*request, [&](v1::RolloutResponse group) { return sender.Send(std::move(group)); });
+        runner->Run(request, [&](v1::RolloutResponse group) { return sender.Send(std::move(group)); });
     deps_.metrics->ObserveRequestLatency("Rollout", absl::ToDoubleSeconds(absl::Now() - received));
     sender.Finish(status);
+    RequestDone();
   }).detach();
   return reactor;
 }

@@ -188,3 +188,19 @@ test('invalid rollouts are INVALID_ARGUMENT', async () => {
     assert.equal(error?.code, grpc.status.INVALID_ARGUMENT, JSON.stringify(request));
   }
 });
+
+test('a cancelled rollout stops its groups and the gateway goes on serving', async () => {
+  const call = client.Rollout({prompts: prompts(), group_size: 4,
+                               sampling: {...SAMPLING, max_tokens: 400}});
+  const ended = new Promise((resolve) => {
+    call.on('data', () => {});
+    call.on('error', (e) => resolve(e.code));
+    call.on('end', () => resolve('end'));
+  });
+  setTimeout(() => call.cancel(), 150);
+  assert.equal(await ended, grpc.status.CANCELLED);
+  const {groups, error} = await rollout({prompts: prompts(PROBLEMS.slice(0, 1)), group_size: 2,
+                                         sampling: SAMPLING});
+  assert.equal(error, null, error?.message);
+  assert.equal(groups[0].samples.length, 2);
+});
