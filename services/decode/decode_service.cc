@@ -100,7 +100,8 @@ void DecodeService::PollLoad() {
   while (!stopping_) {
     lock.unlock();
     reservations_.SetAvailable(served_->loop->Load().scheduler.kv.available_blocks());
-    counters_->queued_requests.store(static_cast<uint32_t>(reservations_.waiting()));
+    // Its own counter: with role both, prefill counts its queue in queued_requests.
+    counters_->waiting_for_kv.store(static_cast<uint32_t>(reservations_.waiting()));
     lock.lock();
     stop_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; });
   }

@@ -11,14 +11,15 @@
 namespace r1serve::services {
 namespace {
 
-// Zeroes the slots of positions >= used_tokens in one block, laid out
-// [num_kv_heads, block_size, head_dim].
-void ZeroUnusedSlots(const engine::KvHeader& h, int used_tokens, std::string& block) {
+// Zeroes the slots of positions >= used_tokens in the block at `block` (h.block_bytes bytes,
+// laid out [num_kv_heads, block_size, head_dim]), in place.
+void ZeroUnusedSlots(const engine::KvHeader& h, int used_tokens, char* block) {
   if (used_tokens >= h.block_size) return;
-  const size_t row_bytes = block.size() / (static_cast<size_t>(h.num_kv_heads) * h.block_size);
+  const size_t row_bytes =
+      static_cast<size_t>(h.block_bytes) / (static_cast<size_t>(h.num_kv_heads) * h.block_size);
   for (int head = 0; head < h.num_kv_heads; ++head) {
     const size_t begin = (static_cast<size_t>(head) * h.block_size + used_tokens) * row_bytes;
-    std::memset(block.data() + begin, 0, (h.block_size - used_tokens) * row_bytes);
+    std::memset(block + begin, 0, (h.block_size - used_tokens) * row_bytes);
   }
 }
 
@@ -60,12 +61,8 @@ std::vector<v1::KvChunk> KvChunker::Cut(const engine::KvLayerBlocks& blocks) {
     std::string v = blocks.v.substr(offset, count * block_bytes);
     if (block + count - 1 == last_block) {
       const int used = num_prompt_tokens_ - static_cast<int>(last_block) * header_.block_size;
-      std::string last_k = k.substr(k.size() - block_bytes);
-      std::string last_v = v.substr(v.size() - block_bytes);
-      ZeroUnusedSlots(header_, used, last_k);
-      ZeroUnusedSlots(header_, used, last_v);
-      k.replace(k.size() - block_bytes, block_bytes, last_k);
-      v.replace(v.size() - block_bytes, block_bytes, last_v);
+      ZeroUnusedSlots(header_, used, k.data() + k.size() - block_bytes);
+      ZeroUnusedSlots(header_, used, v.data() + v.size() - block_bytes);
     }
     v1::KvChunk& chunk = chunks.emplace_back();
     chunk.set_sequence(sequence_++);

@@ -99,7 +99,7 @@ v1::LoadReport BuildLoadReport(const ServedEngine& served, v1::Role role,
   report.set_role(role);
   *report.mutable_model() = served.info;
   report.set_draining(counters.draining.load());
-  report.set_queued_requests(counters.queued_requests.load() +
+  report.set_queued_requests(counters.queued_requests.load() + counters.waiting_for_kv.load() +
                              static_cast<uint32_t>(s.waiting_sequences));
   report.set_queued_prompt_tokens(counters.queued_prompt_tokens.load() +
                                   static_cast<uint64_t>(s.queued_prompt_tokens));

@@ -38,7 +38,8 @@ absl::Status CheckModelName(const ServedEngine& served, const std::string& reque
 
 // Counts a service keeps besides the engine's own load.
 struct ServiceLoadCounters {
-  std::atomic<uint32_t> queued_requests{0};
+  std::atomic<uint32_t> queued_requests{0};  // prefill: calls waiting for an engine slot
+  std::atomic<uint32_t> waiting_for_kv{0};   // decode: calls waiting for a KV reservation
   std::atomic<uint64_t> queued_prompt_tokens{0};
   std::atomic<uint32_t> active_kv_transfers{0};
   std::atomic<bool> draining{false};
