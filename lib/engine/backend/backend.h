@@ -54,14 +54,23 @@ class DeviceBuffer {
   std::shared_ptr<void> owner_;  // releases the memory when the last copy goes
 };
 
+// How a weight's bytes are arranged.
+enum class WeightLayout : uint8_t {
+  kRowMajor,      // the file's: rows of the stored dtype, each row's blocks in order
+  kQ8_0Groups16,  // the CPU backend's interleaved Q8_0 layout (q8_0_groups.h)
+};
+
 // A weight tensor ready for the backend's kernels: on the CPU a view of the mapped file (no
-// copy, stored dtype), on a GPU a device copy.
+// copy, stored dtype) or, for Q8_0 matrices at AVX-512, a copy in the groups layout; on a GPU a
+// device copy. When `owner` is set the backend holds its own copy and no longer reads the
+// TensorView's bytes (the model may drop their pages).
 struct Weight {
   DType dtype = DType::kF32;
+  WeightLayout layout = WeightLayout::kRowMajor;
   int64_t rows = 0;  // output features for a matrix; 1 for a vector
   int64_t cols = 0;  // input features; elements for a vector
   const void* data = nullptr;
-  std::shared_ptr<void> owner;  // device copy, when there is one
+  std::shared_ptr<void> owner;  // the backend's copy, when there is one
 };
 
 // The KV cache's geometry.
@@ -79,7 +88,7 @@ struct KvCacheSpec {
 
 // Where the tokens of one sequence sit in the batch and in the KV cache.
 struct SequenceSlice {
-  int first_row = 0;     // this sequence's tokens are batch rows [first_row, first_row + num_rows)
+  int first_row = 0;  // this sequence's tokens are batch rows [first_row, first_row + num_rows)
   int num_rows = 0;
   int start_position = 0;  // position of its first row; rows are consecutive positions
   // Physical KV block ids for positions [0, start_position + num_rows), in order (device memory
@@ -90,10 +99,10 @@ struct SequenceSlice {
 
 // One step's batch. Host-side description; a GPU backend uploads what it needs.
 struct BatchLayout {
-  int num_rows = 0;                     // T
+  int num_rows = 0;                      // T
   std::vector<SequenceSlice> sequences;  // S, rows ascending and disjoint, covering [0, T)
-  std::vector<int32_t> positions;       // [T] position of each row within its sequence
-  std::vector<int32_t> kv_slots;        // [T] block * block_size + slot where each row's K/V go
+  std::vector<int32_t> positions;        // [T] position of each row within its sequence
+  std::vector<int32_t> kv_slots;         // [T] block * block_size + slot where each row's K/V go
 };
 
 class Backend {

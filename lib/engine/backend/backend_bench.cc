@@ -33,6 +33,7 @@
 #include "benchmark/benchmark.h"
 #include "lib/engine/backend/cpu_backend.h"
 #include "lib/engine/backend/matmul_kernels.h"
+#include "lib/engine/backend/q8_0_groups.h"
 #include "lib/engine/backend/reference_ops.h"
 
 #if R1SERVE_HAVE_OPENBLAS
@@ -60,10 +61,12 @@ benchmark::internal::Benchmark* Configure(benchmark::internal::Benchmark* b) {
   return b->Unit(benchmark::kMicrosecond);
 }
 
-// Copies of one random weight matrix, used round-robin.
+// Copies of one random weight matrix, used round-robin: row-major, and for Q8_0 on an
+// AVX-512 CPU also in the groups layout (what UploadWeight makes of them).
 struct WeightSet {
   std::vector<std::unique_ptr<std::byte[]>> copies;
-  std::vector<Weight> weights;
+  std::vector<Weight> weights;   // row-major
+  std::vector<Weight> uploaded;  // as the backend uploads them
   size_t bytes_per_copy = 0;
 };
 
@@ -91,7 +94,16 @@ WeightSet& GetWeights(DType dtype, int64_t rows, int64_t cols) {
     } else {
       std::memcpy(set.copies[c].get(), set.copies[0].get(), set.bytes_per_copy);
     }
-    set.weights.push_back(Weight{dtype, rows, cols, set.copies[c].get(), nullptr});
+    Weight& w = set.weights.emplace_back();
+    w.dtype = dtype;
+    w.rows = rows;
+    w.cols = cols;
+    w.data = set.copies[c].get();
+    if (dtype == DType::kQ8_0 && DetectCpuKernelLevel() >= CpuKernelLevel::kAvx512) {
+      set.uploaded.push_back(*PackQ8_0Groups(SharedBackend().thread_pool(), set.weights.back()));
+    } else {
+      set.uploaded.push_back(set.weights.back());
+    }
   }
   return set;
 }
@@ -120,11 +132,10 @@ enum class Variant {
   kPrefillBlasThreaded,  // the pool converts each panel, one sgemm call on OpenBLAS's threads
   kPrefillOwn,           // PackedGemmAvx2
   kSmallBatch,           // SmallBatchAvx2 at any n
-  kPrefillQ8_0Avx2,      // the int8 GEMM (PrefillQ8_0) with the AVX2 micro-kernel
-  kPrefillQ8_0Avx512,    // the int8 GEMM with the AVX-512 VNNI micro-kernel
-  kPrefillQ8_0Amx,       // the int8 GEMM with AMX tiles
+  kInt8Q8_0Avx2,         // the int8 GEMM (MatMulQ8_0Int8) with the AVX2 micro-kernel
+  kInt8Q8_0Avx512,       // the int8 GEMM with the AVX-512 VNNI micro-kernel (groups layout)
+  kInt8Q8_0Amx,          // the int8 GEMM with AMX tiles (groups layout)
   kSmallBatchQ8_0Avx2,   // x quantized, then SmallBatchQ8_0Avx2 at any n
-  kSmallBatchQ8_0Avx512,  // x quantized, then SmallBatchQ8_0Avx512 at any n
 };
 
 #if R1SERVE_HAVE_OPENBLAS
@@ -157,19 +168,22 @@ void BM_MatMul(benchmark::State& state, DType dtype, int64_t rows, int64_t cols,
   std::vector<float> y(static_cast<size_t>(n) * rows);
   const CpuKernelLevel best = DetectCpuKernelLevel();
   backend.set_kernel_level(variant == Variant::kPortable ? CpuKernelLevel::kPortable : best);
-  if ((variant == Variant::kPrefillQ8_0Avx512 || variant == Variant::kSmallBatchQ8_0Avx512) &&
-      best < CpuKernelLevel::kAvx512) {
+  if (variant == Variant::kInt8Q8_0Avx512 && best < CpuKernelLevel::kAvx512) {
     state.SkipWithError("CPU lacks AVX-512 VNNI");
     return;
   }
-  if (variant == Variant::kPrefillQ8_0Amx && best < CpuKernelLevel::kAmx) {
+  if (variant == Variant::kInt8Q8_0Amx && best < CpuKernelLevel::kAmx) {
     state.SkipWithError("CPU (or OS) lacks AMX-INT8");
     return;
   }
   matmul_kernels::QuantizedX quantized;
   size_t next = 0;
   for (auto _ : state) {
-    const Weight& w = set.weights[next];
+    // The row-major copy for the AVX2-only kernels, the uploaded one for the others.
+    const bool row_major = variant == Variant::kInt8Q8_0Avx2 ||
+                           variant == Variant::kSmallBatchQ8_0Avx2 ||
+                           variant == Variant::kPrefillBlasThreaded;
+    const Weight& w = row_major ? set.weights[next] : set.uploaded[next];
     next = (next + 1) % set.weights.size();
     switch (variant) {
       case Variant::kDispatch:
@@ -193,27 +207,22 @@ void BM_MatMul(benchmark::State& state, DType dtype, int64_t rows, int64_t cols,
           matmul_kernels::SmallBatchAvx2(w, x.data(), n, y.data(), nullptr, lo, hi);
         });
         break;
-      case Variant::kPrefillQ8_0Avx2:
-      case Variant::kPrefillQ8_0Avx512:
-      case Variant::kPrefillQ8_0Amx:
-        matmul_kernels::PrefillQ8_0(
-            backend.thread_pool(),
-            variant == Variant::kPrefillQ8_0Avx2     ? CpuKernelLevel::kAvx2
-            : variant == Variant::kPrefillQ8_0Avx512 ? CpuKernelLevel::kAvx512
-                                                     : CpuKernelLevel::kAmx,
-            w, x.data(), n, y.data(), nullptr);
+      case Variant::kInt8Q8_0Avx2:
+      case Variant::kInt8Q8_0Avx512:
+      case Variant::kInt8Q8_0Amx:
+        matmul_kernels::MatMulQ8_0Int8(backend.thread_pool(),
+                                       variant == Variant::kInt8Q8_0Avx2 ? CpuKernelLevel::kAvx2
+                                       : variant == Variant::kInt8Q8_0Avx512
+                                           ? CpuKernelLevel::kAvx512
+                                           : CpuKernelLevel::kAmx,
+                                       w, x.data(), n, y.data(), nullptr);
         break;
       case Variant::kSmallBatchQ8_0Avx2:
-      case Variant::kSmallBatchQ8_0Avx512:
         matmul_kernels::QuantizeXAvx2(x.data(), n, cols, quantized);
         backend.thread_pool().ParallelForDynamic(
             0, rows, std::max<int64_t>(16, rows / (8 * g_threads) / 16 * 16),
             [&](int64_t lo, int64_t hi) {
-              if (variant == Variant::kSmallBatchQ8_0Avx2) {
-                matmul_kernels::SmallBatchQ8_0Avx2(w, quantized, y.data(), nullptr, lo, hi);
-              } else {
-                matmul_kernels::SmallBatchQ8_0Avx512(w, quantized, y.data(), nullptr, lo, hi);
-              }
+              matmul_kernels::SmallBatchQ8_0Avx2(w, quantized, y.data(), nullptr, lo, hi);
             });
         break;
     }
@@ -325,7 +334,16 @@ void BM_Forward(benchmark::State& state, DType dtype, int num_seqs, int context,
       std::memcpy(storage.back().get() + r * row_bytes, storage.back().get() + (r % 64) * row_bytes,
                   row_bytes);
     }
-    return Weight{type, rows, cols, storage.back().get(), nullptr};
+    Weight row_major;
+    row_major.dtype = type;
+    row_major.rows = rows;
+    row_major.cols = cols;
+    row_major.data = storage.back().get();
+    // Q8_0 matrices as UploadWeight makes them.
+    if (type == DType::kQ8_0 && rows > 1 && DetectCpuKernelLevel() >= CpuKernelLevel::kAvx512) {
+      return *PackQ8_0Groups(SharedBackend().thread_pool(), row_major);
+    }
+    return row_major;
   };
   struct Layer {
     Weight norm1, wq, wk, wv, bq, bk, bv, wo, norm2, gate, up, down;
@@ -447,20 +465,17 @@ void RegisterAll() {
             dtype, shape.rows, shape.cols, n, Variant::kPrefillOwn);
       }
       if (dtype == DType::kQ8_0) {
-        for (int n : {16, 32, 64, 512}) {
-          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/prefill_q8_0_avx2"),
-              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kPrefillQ8_0Avx2);
-          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/prefill_q8_0_avx512"),
-              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kPrefillQ8_0Avx512);
-          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/prefill_q8_0_amx"),
-              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kPrefillQ8_0Amx);
+        for (int n : {1, 4, 16, 32, 64, 512}) {
+          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/int8_q8_0_avx2"),
+              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kInt8Q8_0Avx2);
+          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/int8_q8_0_avx512"),
+              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kInt8Q8_0Avx512);
+          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/int8_q8_0_amx"),
+              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kInt8Q8_0Amx);
         }
         for (int n : {1, 4, 16, 32}) {
           Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n, "/small_batch_q8_0_avx2"),
               BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kSmallBatchQ8_0Avx2);
-          Add(absl::StrCat("MatMulAlt/", type, "/", shape.name, "/n=", n,
-                           "/small_batch_q8_0_avx512"),
-              BM_MatMul, dtype, shape.rows, shape.cols, n, Variant::kSmallBatchQ8_0Avx512);
         }
       }
       if (dtype != DType::kQ8_0) {

@@ -1,6 +1,6 @@
 // Every op of the CPU backend against reference_ops.h on random inputs, at every kernel level
-// the machine runs (portable always, AVX2 where available), with a per-op tolerance whose
-// reason is stated where it is checked.
+// the machine runs (portable always; AVX2, AVX-512 and AMX where available), with a per-op
+// tolerance whose reason is stated where it is checked.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "lib/engine/backend/cpu_backend.h"
 #include "lib/engine/backend/matmul_kernels.h"
+#include "lib/engine/backend/q8_0_groups.h"
 #include "lib/engine/backend/reference_ops.h"
 
 namespace r1serve::engine {
@@ -30,7 +31,8 @@ struct HostWeight {
   std::vector<float> values;
   std::vector<std::byte> bytes;
   TensorView view;
-  Weight weight;
+  Weight weight;     // as the backend uploaded it (Q8_0 at AVX-512: the groups layout)
+  Weight row_major;  // the bytes as they are, for the kernels that read only that layout
 };
 
 HostWeight MakeWeight(Backend& backend, std::mt19937& rng, DType dtype, int64_t rows, int64_t cols,
@@ -49,6 +51,10 @@ HostWeight MakeWeight(Backend& backend, std::mt19937& rng, DType dtype, int64_t 
   auto uploaded = backend.UploadWeight(w.view);
   EXPECT_TRUE(uploaded.ok()) << uploaded.status();
   w.weight = *uploaded;
+  w.row_major = w.weight;
+  w.row_major.layout = WeightLayout::kRowMajor;
+  w.row_major.data = w.bytes.data();
+  w.row_major.owner = nullptr;
   return w;
 }
 
@@ -90,6 +96,33 @@ TEST_P(BackendOpsTest, EmbedIsExactForEveryDType) {
     // Both decode the same stored values with the same conversion: bit-exact.
     EXPECT_EQ(got, want) << DTypeName(dtype);
   }
+}
+
+// Q8_0 matrices uploaded at AVX-512 and above are copied into the groups layout (and only
+// they): every row, padding rows of the last group included, reads back bit for bit.
+TEST_P(BackendOpsTest, UploadPacksQ8_0MatricesAtAvx512) {
+  const bool packs = GetParam() >= CpuKernelLevel::kAvx512;
+  for (int64_t rows : {1, 15, 16, 17, 100}) {
+    for (int64_t cols : {32, 96, 1024}) {
+      SCOPED_TRACE(testing::Message() << "rows " << rows << " cols " << cols);
+      HostWeight w = MakeWeight(*backend_, rng_, DType::kQ8_0, rows, cols);
+      EXPECT_EQ(w.weight.layout, packs ? WeightLayout::kQ8_0Groups16 : WeightLayout::kRowMajor);
+      EXPECT_EQ(w.weight.owner != nullptr, packs);
+      EXPECT_EQ(w.weight.data == w.bytes.data(), !packs);
+      std::vector<float> got(cols), want(cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        DequantizeWeightRow(w.weight, r, got.data());
+        DequantizeRow(DType::kQ8_0, w.bytes.data() + r * RowBytes(DType::kQ8_0, cols), cols,
+                      want.data());
+        ASSERT_EQ(got, want) << "row " << r;
+      }
+    }
+  }
+  // Vectors and other dtypes are used where they lie.
+  HostWeight vector = MakeWeight(*backend_, rng_, DType::kQ8_0, 1, 64, /*vector=*/true);
+  EXPECT_EQ(vector.weight.layout, WeightLayout::kRowMajor);
+  HostWeight f16 = MakeWeight(*backend_, rng_, DType::kF16, 20, 64);
+  EXPECT_EQ(f16.weight.data, f16.bytes.data());
 }
 
 TEST_P(BackendOpsTest, RmsNorm) {
@@ -134,7 +167,8 @@ double MatMulTolerance(DType dtype, const std::vector<float>& w_row, const float
 }
 
 // A matmul kernel as the tests call it: the backend's dispatch, or one version directly.
-using MatMulFn = std::function<void(const Weight&, const float*, int, float*, const float*)>;
+// It gets the HostWeight so that it can pick the uploaded or the row-major weight.
+using MatMulFn = std::function<void(const HostWeight&, const float*, int, float*, const float*)>;
 
 void CheckMatMul(CpuBackend& backend, std::mt19937& rng, DType dtype, int64_t rows, int64_t cols,
                  int n, bool with_bias, const MatMulFn& kernel = nullptr) {
@@ -145,7 +179,7 @@ void CheckMatMul(CpuBackend& backend, std::mt19937& rng, DType dtype, int64_t ro
   std::vector<float> x = RandomFloats(rng, int64_t{n} * cols);
   std::vector<float> got(int64_t{n} * rows, NAN), want(int64_t{n} * rows);
   if (kernel) {
-    kernel(w.weight, x.data(), n, got.data(), with_bias ? bias.values.data() : nullptr);
+    kernel(w, x.data(), n, got.data(), with_bias ? bias.values.data() : nullptr);
   } else {
     backend.MatMul(w.weight, x.data(), n, got.data(), with_bias ? &bias.weight : nullptr);
   }
@@ -192,61 +226,58 @@ TEST_P(BackendOpsTest, MatMulEveryKernelVersion) {
   const auto split = [&pool](int64_t rows, const auto& slice) {
     pool.ParallelFor(0, rows, 16, slice);
   };
+  // The AVX2 kernels read row-major weights; the dispatching ones take what UploadWeight made.
   std::vector<std::pair<std::string, MatMulFn>> versions = {
       {"small_batch_portable",
-       [&](const Weight& w, const float* x, int n, float* y, const float* b) {
-         split(w.rows, [&](int64_t lo, int64_t hi) {
-           matmul_kernels::SmallBatchPortable(w, x, n, y, b, lo, hi);
+       [&](const HostWeight& w, const float* x, int n, float* y, const float* b) {
+         split(w.weight.rows, [&](int64_t lo, int64_t hi) {
+           matmul_kernels::SmallBatchPortable(w.weight, x, n, y, b, lo, hi);
          });
        }},
-      {"prefill_blas", [&](const Weight& w, const float* x, int n, float* y, const float* b) {
-         matmul_kernels::PrefillBlas(pool, level, w, x, n, y, b);
+      {"prefill_blas", [&](const HostWeight& w, const float* x, int n, float* y, const float* b) {
+         matmul_kernels::PrefillBlas(pool, level, w.weight, x, n, y, b);
        }}};
   if (level >= CpuKernelLevel::kAvx2) {
+    versions.push_back({"small_batch_avx2",
+                        [&](const HostWeight& hw, const float* x, int n, float* y, const float* b) {
+                          const Weight& w = hw.row_major;
+                          if (w.dtype == DType::kQ8_0) {
+                            matmul_kernels::QuantizedX qx;
+                            matmul_kernels::QuantizeXAvx2(x, n, w.cols, qx);
+                            split(w.rows, [&](int64_t lo, int64_t hi) {
+                              matmul_kernels::SmallBatchQ8_0Avx2(w, qx, y, b, lo, hi);
+                            });
+                          } else {
+                            split(w.rows, [&](int64_t lo, int64_t hi) {
+                              matmul_kernels::SmallBatchAvx2(w, x, n, y, b, lo, hi);
+                            });
+                          }
+                        }});
     versions.push_back(
-        {"small_batch_avx2", [&](const Weight& w, const float* x, int n, float* y, const float* b) {
-           if (w.dtype == DType::kQ8_0) {
-             matmul_kernels::QuantizedX qx;
-             matmul_kernels::QuantizeXAvx2(x, n, w.cols, qx);
-             split(w.rows, [&](int64_t lo, int64_t hi) {
-               matmul_kernels::SmallBatchQ8_0Avx2(w, qx, y, b, lo, hi);
-             });
-           } else {
-             split(w.rows, [&](int64_t lo, int64_t hi) {
-               matmul_kernels::SmallBatchAvx2(w, x, n, y, b, lo, hi);
-             });
-           }
-         }});
-    versions.push_back(
-        {"prefill_own", [&](const Weight& w, const float* x, int n, float* y, const float* b) {
-           matmul_kernels::PrefillOwn(pool, w, x, n, y, b);
+        {"prefill_own", [&](const HostWeight& w, const float* x, int n, float* y, const float* b) {
+           matmul_kernels::PrefillOwn(pool, w.row_major, x, n, y, b);
          }});
   }
-  // The int8 path for Q8_0 (other dtypes: PrefillQ8_0 is not for them).
+  // The int8 path for Q8_0 (other dtypes: MatMulQ8_0Int8 is not for them), on the uploaded
+  // weight (AVX-512 / AMX: groups layout) and at kAvx2 on the row-major one.
   versions.push_back(
-      {"prefill_q8_0", [&](const Weight& w, const float* x, int n, float* y, const float* b) {
-         if (w.dtype == DType::kQ8_0) {
-           matmul_kernels::PrefillQ8_0(pool, level, w, x, n, y, b);
+      {"int8_q8_0", [&](const HostWeight& w, const float* x, int n, float* y, const float* b) {
+         if (w.weight.dtype == DType::kQ8_0) {
+           matmul_kernels::MatMulQ8_0Int8(pool, level, w.weight, x, n, y, b);
          } else {
-           matmul_kernels::PrefillBlas(pool, level, w, x, n, y, b);
+           matmul_kernels::PrefillBlas(pool, level, w.weight, x, n, y, b);
          }
        }});
-  if (level >= CpuKernelLevel::kAvx512) {
-    versions.push_back(
-        {"small_batch_avx512", [&](const Weight& w, const float* x, int n, float* y,
-                                   const float* b) {
-           if (w.dtype == DType::kQ8_0) {
-             matmul_kernels::QuantizedX qx;
-             matmul_kernels::QuantizeXAvx2(x, n, w.cols, qx);
-             split(w.rows, [&](int64_t lo, int64_t hi) {
-               matmul_kernels::SmallBatchQ8_0Avx512(w, qx, y, b, lo, hi);
-             });
-           } else {
-             split(w.rows, [&](int64_t lo, int64_t hi) {
-               matmul_kernels::SmallBatchAvx2(w, x, n, y, b, lo, hi);
-             });
-           }
-         }});
+  if (level >= CpuKernelLevel::kAvx2) {
+    versions.push_back({"int8_q8_0_avx2",
+                        [&](const HostWeight& w, const float* x, int n, float* y, const float* b) {
+                          if (w.weight.dtype == DType::kQ8_0) {
+                            matmul_kernels::MatMulQ8_0Int8(pool, CpuKernelLevel::kAvx2, w.row_major,
+                                                           x, n, y, b);
+                          } else {
+                            matmul_kernels::PrefillBlas(pool, level, w.weight, x, n, y, b);
+                          }
+                        }});
   }
   for (const auto& [name, kernel] : versions) {
     SCOPED_TRACE(name);
@@ -275,7 +306,7 @@ TEST_P(BackendOpsTest, MatMulQ8_0Int8KernelsMatchScalarDefinition) {
   };
   // Rows off every tile (8-row AVX2 groups, 16-row AVX-512 groups in pairs, 32-row panels),
   // x rows off the 4-row tiles, k from one block up to the down projection's 8960.
-  const Case cases[] = {{1, 32, 1},    {15, 64, 3},     {17, 96, 5},    {33, 320, 16},
+  const Case cases[] = {{1, 32, 1},    {15, 64, 3},     {17, 96, 5},     {33, 320, 16},
                         {67, 608, 17}, {100, 1536, 40}, {300, 256, 130}, {48, 8960, 9}};
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << "rows " << c.rows << " cols " << c.cols << " n " << c.n);
@@ -294,23 +325,30 @@ TEST_P(BackendOpsTest, MatMulQ8_0Int8KernelsMatchScalarDefinition) {
     ASSERT_EQ(simd.scales, scalar.scales);
     ASSERT_EQ(simd.sums, scalar.sums);
 
+    // The definition on the file's layout; on the groups layout it must give the same bits.
     std::vector<float> want(int64_t{c.n} * c.rows);
-    matmul_kernels::SmallBatchQ8_0Portable(w.weight, scalar, want.data(), bias.data(), 0, c.rows);
+    matmul_kernels::SmallBatchQ8_0Portable(w.row_major, scalar, want.data(), bias.data(), 0,
+                                           c.rows);
+    if (w.weight.layout != WeightLayout::kRowMajor) {
+      std::vector<float> on_groups(want.size());
+      matmul_kernels::SmallBatchQ8_0Portable(w.weight, scalar, on_groups.data(), bias.data(), 0,
+                                             c.rows);
+      ASSERT_EQ(on_groups, want);
+    }
 
     std::vector<std::pair<std::string, std::function<void(float*)>>> kernels = {
         {"small_batch_avx2",
          [&](float* y) {
-           matmul_kernels::SmallBatchQ8_0Avx2(w.weight, simd, y, bias.data(), 0, c.rows);
+           matmul_kernels::SmallBatchQ8_0Avx2(w.row_major, simd, y, bias.data(), 0, c.rows);
          }},
-        {"prefill_q8_0", [&](float* y) {
-           matmul_kernels::PrefillQ8_0(pool, level, w.weight, x.data(), c.n, y, bias.data());
+        {"int8_q8_0_avx2",
+         [&](float* y) {
+           matmul_kernels::MatMulQ8_0Int8(pool, CpuKernelLevel::kAvx2, w.row_major, x.data(), c.n,
+                                          y, bias.data());
+         }},
+        {"int8_q8_0", [&](float* y) {
+           matmul_kernels::MatMulQ8_0Int8(pool, level, w.weight, x.data(), c.n, y, bias.data());
          }}};
-    if (level >= CpuKernelLevel::kAvx512) {
-      kernels.push_back({"small_batch_avx512", [&](float* y) {
-                           matmul_kernels::SmallBatchQ8_0Avx512(w.weight, simd, y, bias.data(),
-                                                                0, c.rows);
-                         }});
-    }
     std::vector<float> w_row(c.cols);
     for (const auto& [name, kernel] : kernels) {
       SCOPED_TRACE(name);

@@ -13,13 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "lib/engine/backend/elementwise_kernels.h"
 #include "lib/engine/backend/matmul_kernels.h"
+#include "lib/engine/backend/q8_0_groups.h"
 
 namespace r1serve::engine {
 namespace {
-
-const std::byte* WeightRow(const Weight& w, int64_t row) {
-  return static_cast<const std::byte*>(w.data) + row * RowBytes(w.dtype, w.cols);
-}
 
 // A 1-D weight (norm scale, bias) as floats: the stored data when it is F32, else converted
 // into `scratch` (a few thousand values: negligible next to the op itself).
@@ -27,7 +24,7 @@ const float* VectorAsF32(const Weight& w, std::vector<float>& scratch) {
   if (w.dtype == DType::kF32) return static_cast<const float*>(w.data);
   scratch.resize(w.rows * w.cols);
   for (int64_t r = 0; r < w.rows; ++r) {
-    DequantizeRow(w.dtype, WeightRow(w, r), w.cols, scratch.data() + r * w.cols);
+    DequantizeWeightRow(w, r, scratch.data() + r * w.cols);
   }
   return scratch.data();
 }
@@ -88,6 +85,12 @@ absl::StatusOr<Weight> CpuBackend::UploadWeight(const TensorView& tensor) {
   weight.rows = tensor.rows();
   weight.cols = tensor.cols();
   weight.data = tensor.data;
+  // Q8_0 matrices go into the groups layout of the AVX-512 kernels (q8_0_groups.h says why);
+  // everything else is used where it lies.
+  if (tensor.dtype == DType::kQ8_0 && tensor.shape.size() == 2 &&
+      level_ >= CpuKernelLevel::kAvx512) {
+    return PackQ8_0Groups(pool_, weight);
+  }
   return weight;
 }
 
@@ -172,10 +175,10 @@ void CpuBackend::Embed(const Weight& table, std::span<const int32_t> ids, float*
   pool_.ParallelFor(0, static_cast<int64_t>(ids.size()), 8, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       assert(ids[t] >= 0 && ids[t] < table.rows);
-      if (level_ >= CpuKernelLevel::kAvx2) {
+      if (level_ >= CpuKernelLevel::kAvx2 && table.layout == WeightLayout::kRowMajor) {
         matmul_kernels::ConvertRowsAvx2(table, ids[t], 1, out + t * table.cols);
       } else {
-        DequantizeRow(table.dtype, WeightRow(table, ids[t]), table.cols, out + t * table.cols);
+        DequantizeWeightRow(table, ids[t], out + t * table.cols);
       }
     }
   });

@@ -8,6 +8,7 @@
 
 #include "lib/engine/backend/cpu_kernels.h"
 #include "lib/engine/backend/matmul_kernels.h"
+#include "lib/engine/backend/q8_0_groups.h"
 
 #if R1SERVE_HAVE_OPENBLAS
 #include <cblas.h>
@@ -16,10 +17,6 @@
 namespace r1serve::engine {
 namespace matmul_kernels {
 namespace {
-
-const std::byte* WeightRow(const Weight& w, int64_t row) {
-  return static_cast<const std::byte*>(w.data) + row * RowBytes(w.dtype, w.cols);
-}
 
 // Weight rows per PrefillOwn panel: as many as keep the panel's f32 copy near 1 MiB, so that
 // it stays in L2 next to a slice of x.
@@ -44,21 +41,23 @@ int64_t BlasPanelRows(int64_t rows, int64_t cols, int threads) {
 #endif
 
 void ConvertRows(CpuKernelLevel level, const Weight& w, int64_t row_lo, int64_t count, float* out) {
-  if (level >= CpuKernelLevel::kAvx2) {
+  if (level >= CpuKernelLevel::kAvx2 && w.layout == WeightLayout::kRowMajor) {
     ConvertRowsAvx2(w, row_lo, count, out);
   } else {
     ConvertRowsPortable(w, row_lo, count, out);
   }
 }
 
-// Weight rows per PrefillQ8_0 panel (multiples of 32, the AVX-512 tile width): the packed
+// Weight rows per MatMulQ8_0Int8 panel (multiples of 32, the AVX-512 tile width): the packed
 // panel (~1.1 bytes per weight) within kQ8_0PanelBytes, so that it stays in L2 while every x
-// tile passes over it, and panels spread evenly over the threads (at least 2 per thread, so
-// that a thread that loses its core leaves work to the other).
+// tile passes over it, and panels spread evenly over the threads: at least 2 per thread, so
+// that a thread that loses its core leaves work to the other, and 8 per thread for one pass
+// over the weights (n <= 4, decode), whose panels are short.
 constexpr int64_t kQ8_0PanelBytes = int64_t{768} << 10;
-int64_t Q8_0PanelRows(int64_t rows, int64_t group_bytes_per_row, int threads) {
+int64_t Q8_0PanelRows(int64_t rows, int64_t group_bytes_per_row, int threads, int n) {
   const int64_t widest = std::max<int64_t>(32, kQ8_0PanelBytes / group_bytes_per_row / 32 * 32);
-  int64_t panels = std::max<int64_t>((rows + widest - 1) / widest, 2 * threads);
+  const int per_thread = n <= 4 ? 8 : 2;
+  int64_t panels = std::max<int64_t>((rows + widest - 1) / widest, per_thread * threads);
   panels = (panels + threads - 1) / threads * threads;
   return std::max<int64_t>(32, ((rows + panels - 1) / panels + 31) / 32 * 32);
 }
@@ -97,20 +96,21 @@ void QuantizeRowsPortable(const float* x, int row_lo, int row_hi, QuantizedX& ou
 void SmallBatchQ8_0Portable(const Weight& w, const QuantizedX& x, float* y, const float* bias,
                             int64_t row_lo, int64_t row_hi) {
   const int64_t blocks = w.cols / kQ8_0BlockValues;
+  std::vector<float> scales(blocks);
+  std::vector<int8_t> values(w.cols);
   for (int64_t o = row_lo; o < row_hi; ++o) {
-    const std::byte* row = WeightRow(w, o);
+    for (int64_t b = 0; b < blocks; ++b) {
+      ReadQ8_0Block(w, o, b, &scales[b], values.data() + b * kQ8_0BlockValues);
+    }
     for (int t = 0; t < x.n; ++t) {
       const int8_t* xq = x.values.data() + t * w.cols;
       float sum = 0.0f;
       for (int64_t b = 0; b < blocks; ++b) {
-        const std::byte* block = row + b * kQ8_0BlockBytes;
-        float scale;
-        DequantizeRow(DType::kF16, block, 1, &scale);
         int32_t dot = 0;
         for (int i = 0; i < kQ8_0BlockValues; ++i) {
-          dot += static_cast<int8_t>(block[2 + i]) * int32_t{xq[b * kQ8_0BlockValues + i]};
+          dot += int32_t{values[b * kQ8_0BlockValues + i]} * xq[b * kQ8_0BlockValues + i];
         }
-        sum += static_cast<float>(dot) * (scale * x.scales[t * blocks + b]);
+        sum += static_cast<float>(dot) * (scales[b] * x.scales[t * blocks + b]);
       }
       y[t * w.rows + o] = sum + (bias != nullptr ? bias[o] : 0.0f);
     }
@@ -122,7 +122,7 @@ void SmallBatchPortable(const Weight& w, const float* x, int n, float* y, const 
   const int64_t cols = w.cols;
   std::vector<float> row(cols);
   for (int64_t o = row_lo; o < row_hi; ++o) {
-    DequantizeRow(w.dtype, WeightRow(w, o), cols, row.data());
+    DequantizeWeightRow(w, o, row.data());
     for (int t = 0; t < n; ++t) {
       const float* xt = x + t * cols;
       // Four partial sums: independent chains the compiler can keep in flight.
@@ -142,7 +142,7 @@ void SmallBatchPortable(const Weight& w, const float* x, int n, float* y, const 
 
 void ConvertRowsPortable(const Weight& w, int64_t row_lo, int64_t count, float* out) {
   for (int64_t r = 0; r < count; ++r) {
-    DequantizeRow(w.dtype, WeightRow(w, row_lo + r), w.cols, out + r * w.cols);
+    DequantizeWeightRow(w, row_lo + r, out + r * w.cols);
   }
 }
 
@@ -192,8 +192,8 @@ void PrefillBlas(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const 
 #endif
 }
 
-void PrefillQ8_0(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float* x, int n,
-                 float* y, const float* bias) {
+void MatMulQ8_0Int8(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float* x, int n,
+                    float* y, const float* bias) {
   // The calling thread's buffer, shared with the workers through `quantized` (a lambda
   // naming the thread_local itself would see each worker's own, empty one).
   thread_local QuantizedX buffer;  // [n, w.cols]
@@ -206,34 +206,46 @@ void PrefillQ8_0(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const 
       QuantizeRowsPortable(x, static_cast<int>(lo), static_cast<int>(hi), quantized);
     }
   });
-  if (level == CpuKernelLevel::kPortable) {
+  const bool groups = w.layout == WeightLayout::kQ8_0Groups16;
+  // Groups-layout weights are made only at kAvx512; a level lowered after the upload (tests)
+  // takes the scalar path, as does kPortable.
+  if (level == CpuKernelLevel::kPortable || (groups && level < CpuKernelLevel::kAvx512)) {
     pool.ParallelForDynamic(0, w.rows, 16, [&](int64_t lo, int64_t hi) {
       SmallBatchQ8_0Portable(w, quantized, y, bias, lo, hi);
     });
     return;
   }
-  const bool avx512 = level >= CpuKernelLevel::kAvx512;
-  const int64_t group_rows = avx512 ? 16 : 8;
-  const int64_t group_bytes =
-      avx512 ? PackedQ8_0GroupBytesAvx512(w.cols) : PackedQ8_0GroupBytesAvx2(w.cols);
-  const int64_t panel_rows = Q8_0PanelRows(w.rows, group_bytes / group_rows, pool.num_threads());
+  if (groups) {
+    // Panels are row ranges of the packed weight (multiples of 32 rows: whole groups).
+    const auto* packed = static_cast<const std::byte*>(w.data);
+    const int64_t group_bytes = Q8_0GroupBytes(w.cols);
+    const int64_t panel_rows =
+        Q8_0PanelRows(w.rows, group_bytes / kQ8_0GroupRows, pool.num_threads(), n);
+    pool.ParallelForDynamic(0, w.rows, panel_rows, [&](int64_t lo, int64_t hi) {
+      for (int64_t o = lo; o < hi; o += panel_rows) {
+        const int64_t count = std::min(panel_rows, hi - o);
+        const std::byte* panel = packed + o / kQ8_0GroupRows * group_bytes;
+        const float* panel_bias = bias != nullptr ? bias + o : nullptr;
+        if (level >= CpuKernelLevel::kAmx) {
+          GemmQ8_0Amx(quantized, panel, count, panel_bias, y + o, w.rows);
+        } else {
+          GemmQ8_0Avx512(quantized, panel, count, panel_bias, y + o, w.rows);
+        }
+      }
+    });
+    return;
+  }
+  // Row-major weights at kAvx2: each panel packed per call into 8-row groups.
+  const int64_t group_bytes = PackedQ8_0GroupBytesAvx2(w.cols);
+  const int64_t panel_rows = Q8_0PanelRows(w.rows, group_bytes / 8, pool.num_threads(), n);
   pool.ParallelForDynamic(0, w.rows, panel_rows, [&](int64_t lo, int64_t hi) {
-    thread_local std::vector<std::byte> packed;  // [panel_rows / group_rows][group_bytes]
-    packed.resize((panel_rows + group_rows - 1) / group_rows * group_bytes);
+    thread_local std::vector<std::byte> packed;  // [panel_rows / 8][group_bytes]
+    packed.resize((panel_rows + 7) / 8 * group_bytes);
     for (int64_t o = lo; o < hi; o += panel_rows) {
       const int64_t count = std::min(panel_rows, hi - o);
-      const float* panel_bias = bias != nullptr ? bias + o : nullptr;
-      if (avx512) {
-        PackQ8_0Avx512(w, o, count, packed.data());
-        if (level >= CpuKernelLevel::kAmx) {
-          GemmQ8_0Amx(quantized, packed.data(), count, panel_bias, y + o, w.rows);
-        } else {
-          GemmQ8_0Avx512(quantized, packed.data(), count, panel_bias, y + o, w.rows);
-        }
-      } else {
-        PackQ8_0Avx2(w, o, count, packed.data());
-        GemmQ8_0Avx2(quantized, packed.data(), count, panel_bias, y + o, w.rows);
-      }
+      PackQ8_0Avx2(w, o, count, packed.data());
+      GemmQ8_0Avx2(quantized, packed.data(), count, bias != nullptr ? bias + o : nullptr, y + o,
+                   w.rows);
     }
   });
 }
@@ -289,17 +301,18 @@ namespace cpu_kernels {
 // 1536x8960 n=32 80 vs 57, n=64 65 vs 86.
 constexpr int kPrefillMinRows = 48;
 
-// From this many rows of x, Q8_0 weights go through the int8 GEMM (PrefillQ8_0), which packs
-// weight panels, rather than the small-batch kernels, which stream them once per call.
-// backend_bench MatMulAlt/Q8_0, one thread (CPU time, loaded machine), weight GB/s at n = 16,
-// q_o / gate_up / down: AVX-512 GEMM 3.2 / 3.5 / 4.2 vs small batch (VNNI) 2.1 / 2.4 / 2.6;
-// AVX2 GEMM 1.5 / - / 1.7 vs small batch 1.4 / - / 1.8, at n = 32 1.08 / 1.07 vs 0.87 / 1.03.
+// From this many rows of x, row-major Q8_0 weights (kAvx2) go through the int8 GEMM
+// (MatMulQ8_0Int8), which packs weight panels, rather than the small-batch kernel, which
+// streams them once per call. backend_bench MatMulAlt/Q8_0, one thread (CPU time, loaded
+// machine), weight GB/s, q_o / down: GEMM 1.5 / 1.7 vs small batch 1.4 / 1.8 at n = 16, at
+// n = 32 1.08 / 1.07 vs 0.87 / 1.03. It stops at kPrefillMinRows: vpmaddubsw needs vpsignb
+// and vpmaddwd around it (4 instructions per 32 products and row), about the cost of f32
+// FMAs, and OpenBLAS's sgemm on converted panels was faster at n = 512 (GFLOP/s per core,
+// q_o / down: 132 / 119 vs 105 / 97).
+// At kAvx512 Q8_0 weights are already packed (q8_0_groups.h) and the int8 GEMM serves every
+// n: one pass over the weights for n <= 4 (decode), L2-sized panels reused by 4-row x tiles
+// above (VNNI: 340 / 316 GFLOP/s per core at n = 512 against sgemm's 132 / 119).
 constexpr int kQ8_0GemmMinRows = 16;
-// At kAvx2 the int8 GEMM stops at kPrefillMinRows: vpmaddubsw needs vpsignb and vpmaddwd
-// around it (4 instructions per 32 products and row), about the cost of f32 FMAs, and
-// OpenBLAS's sgemm on converted panels was faster at n = 512 (GFLOP/s per core, q_o / down:
-// 132 / 119 vs 105 / 97). AVX-512 VNNI (1 instruction per 64 products) wins at every n:
-// 340 / 316 vs 132 / 119.
 
 // Weight rows in chunks taken dynamically, about 8 per thread (multiples of 16, the kernels'
 // tile heights divide it): on a shared machine a thread that loses its core for a while
@@ -312,10 +325,15 @@ void SplitRows(ThreadPool& pool, int64_t rows, const Fn& fn) {
 
 void MatMul(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float* x, int n,
             float* y, const float* bias) {
+  if (w.dtype == DType::kQ8_0 && w.layout == WeightLayout::kQ8_0Groups16) {
+    matmul_kernels::MatMulQ8_0Int8(pool, level, w, x, n, y, bias);
+    return;
+  }
+  // Row-major weights: at most the AVX2 kernels (the AVX-512 ones read the groups layout).
+  level = std::min(level, CpuKernelLevel::kAvx2);
   const bool q8_0_simd = w.dtype == DType::kQ8_0 && level >= CpuKernelLevel::kAvx2;
-  if (q8_0_simd && n >= kQ8_0GemmMinRows &&
-      (level >= CpuKernelLevel::kAvx512 || n < kPrefillMinRows)) {
-    matmul_kernels::PrefillQ8_0(pool, level, w, x, n, y, bias);
+  if (q8_0_simd && n >= kQ8_0GemmMinRows && n < kPrefillMinRows) {
+    matmul_kernels::MatMulQ8_0Int8(pool, level, w, x, n, y, bias);
     return;
   }
   if (n >= kPrefillMinRows) {
@@ -329,11 +347,7 @@ void MatMul(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float
     const matmul_kernels::QuantizedX& quantized = buffer;
     matmul_kernels::QuantizeXAvx2(x, n, w.cols, buffer);
     SplitRows(pool, w.rows, [&](int64_t lo, int64_t hi) {
-      if (level >= CpuKernelLevel::kAvx512) {
-        matmul_kernels::SmallBatchQ8_0Avx512(w, quantized, y, bias, lo, hi);
-      } else {
-        matmul_kernels::SmallBatchQ8_0Avx2(w, quantized, y, bias, lo, hi);
-      }
+      matmul_kernels::SmallBatchQ8_0Avx2(w, quantized, y, bias, lo, hi);
     });
     return;
   }

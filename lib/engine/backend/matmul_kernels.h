@@ -7,16 +7,18 @@
 //
 //   // Decode (small n): weights streamed once, x reused from cache.
 //   matmul_kernels::SmallBatchAvx2(w, x, n, y, bias, row_lo, row_hi);
-//   // Q8_0: x quantized once per call, then integer dot products.
+//   // Q8_0 (row-major, AVX2): x quantized once per call, then integer dot products.
 //   matmul_kernels::QuantizedX qx;
 //   matmul_kernels::QuantizeXAvx2(x, n, w.cols, qx);
-//   matmul_kernels::SmallBatchQ8_0Avx512(w, qx, y, bias, row_lo, row_hi);
-//   // Prefill (large n): whole matmuls, threads included.
-//   matmul_kernels::PrefillBlas(pool, level, w, x, n, y, bias);   // F32 / F16 / BF16
-//   matmul_kernels::PrefillQ8_0(pool, level, w, x, n, y, bias);   // Q8_0, int8 GEMM
+//   matmul_kernels::SmallBatchQ8_0Avx2(w, qx, y, bias, row_lo, row_hi);
+//   // Whole matmuls, threads included.
+//   matmul_kernels::PrefillBlas(pool, level, w, x, n, y, bias);     // F32 / F16 / BF16, large n
+//   matmul_kernels::MatMulQ8_0Int8(pool, level, w, x, n, y, bias);  // Q8_0, int8 GEMM
 //
 // Shapes: x [n, cols] f32 row-major; y [n, w.rows] (row stride w.rows); bias [w.rows] f32 or
-// null. Every kernel writes exactly y[:, row_lo:row_hi].
+// null. Every kernel writes exactly y[:, row_lo:row_hi]. The portable kernels read weights in
+// any layout (backend.h WeightLayout); the AVX2 ones need row-major weights, the AVX-512 /
+// AMX ones the Q8_0 groups layout.
 #pragma once
 
 #include <cstdint>
@@ -57,9 +59,9 @@ void QuantizeRowsPortable(const float* x, int row_lo, int row_hi, QuantizedX& ou
 void QuantizeRowsAvx2(const float* x, int row_lo, int row_hi, QuantizedX& out);
 void QuantizeXAvx2(const float* x, int n, int64_t cols, QuantizedX& out);
 
-// Version 0 of the int8 path (Q8_0), any CPU: the definition the SIMD int8 kernels are
-// checked against: per block, the exact integer dot product of w and quantized x, times both
-// scales, summed in f32 in block order.
+// Version 0 of the int8 path (Q8_0, either layout), any CPU: the definition the SIMD int8
+// kernels are checked against: per block, the exact integer dot product of w and quantized x,
+// times both scales, summed in f32 in block order.
 void SmallBatchQ8_0Portable(const Weight& w, const QuantizedX& x, float* y, const float* bias,
                             int64_t row_lo, int64_t row_hi);
 
@@ -68,43 +70,38 @@ void SmallBatchQ8_0Portable(const Weight& w, const QuantizedX& x, float* y, cons
 void SmallBatchQ8_0Avx2(const Weight& w, const QuantizedX& x, float* y, const float* bias,
                         int64_t row_lo, int64_t row_hi);
 
-// Version 2, AVX-512 VNNI (Q8_0), for decode: tiles of 8 weight rows x 1 x row, or 4 x up to
-// 4; each block's 32 products in one ymm vpdpbusd (w + 128 unsigned x signed x, then the
-// 128 * sum(x) correction), one f32 FMA per block and pair of rows.
-void SmallBatchQ8_0Avx512(const Weight& w, const QuantizedX& x, float* y, const float* bias,
-                          int64_t row_lo, int64_t row_hi);
-
-// The int8 GEMM for Q8_0 weights and many x rows (prefill). Weight rows are repacked once per
-// call into panels in an interleaved layout, then register-blocked micro-kernels multiply
-// every x row by them:
-// - AVX-512 VNNI: groups of 16 weight rows; per block the group's 16 f32 scales, then
-//   [8 (k / 4)][16 rows][4 bytes] of w + 128 (unsigned): one zmm holds 4 k of 16 rows, and
-//   vpdpbusd against 4 bytes of an x row broadcast adds 64 products. Tile: 4 x rows x
-//   32 weight rows, 8 int32 + 8 f32 accumulators.
-// - AVX2: groups of 8 weight rows, the same layout with 8 rows (one ymm per 4 k); signed x
-//   signed through vpsignb + vpmaddubsw + vpmaddwd. Tile: 4 x rows x 8 weight rows.
-// The per-group byte layout is the kernels' private contract (matmul_q8_0_*.cc).
-int64_t PackedQ8_0GroupBytesAvx512(int64_t cols);
+// The int8 GEMM for Q8_0 weights in an interleaved layout of groups of rows, register-blocked
+// micro-kernels multiplying x tiles by them:
+// - AVX-512 VNNI: the Q8_0 groups layout (q8_0_groups.h), made once at upload by
+//   PackQ8_0Avx512 (rows [row_lo, row_lo + count) of a row-major weight into
+//   ceil(count / 16) groups): one zmm holds 4 k of 16 rows as w + 128 (unsigned), and
+//   vpdpbusd against 4 bytes of an x row broadcast adds 64 products (then the 128 * sum(x)
+//   correction). Tile: up to 4 x rows x 32 weight rows, 8 int32 + 8 f32 accumulators.
+// - AVX2: groups of 8 rows of a row-major weight packed per call: per block 8 f32 scales,
+//   then [8 (k / 4)][8 rows][4 bytes] (one ymm per 4 k); signed x signed through vpsignb +
+//   vpmaddubsw + vpmaddwd. Tile: 4 x rows x 8 weight rows. That layout is private to
+//   matmul_q8_0_avx2.cc.
 void PackQ8_0Avx512(const Weight& w, int64_t row_lo, int64_t count, std::byte* packed);
 // y[n, ldy] columns [0, count) = x · panel^T (+ bias[count] when not null), x quantized, for
-// the `count` weight rows packed in `packed` ([ceil(count / 16)] groups).
-void GemmQ8_0Avx512(const QuantizedX& x, const std::byte* packed, int64_t count,
-                    const float* bias, float* y, int64_t ldy);
+// the `count` weight rows of the groups starting at `packed`.
+void GemmQ8_0Avx512(const QuantizedX& x, const std::byte* packed, int64_t count, const float* bias,
+                    float* y, int64_t ldy);
 // AMX-INT8 on the AVX-512 packing: whole tiles of 16 x rows (the last n % 16 rows through
 // the VNNI micro-kernel): per block one tdpbsud (x tile 16 x 32 signed bytes, the group's
 // block as B), the int32 tile stored and scaled into 16 f32 zmm accumulators.
-void GemmQ8_0Amx(const QuantizedX& x, const std::byte* packed, int64_t count,
-                 const float* bias, float* y, int64_t ldy);
+void GemmQ8_0Amx(const QuantizedX& x, const std::byte* packed, int64_t count, const float* bias,
+                 float* y, int64_t ldy);
 int64_t PackedQ8_0GroupBytesAvx2(int64_t cols);
 void PackQ8_0Avx2(const Weight& w, int64_t row_lo, int64_t count, std::byte* packed);
-void GemmQ8_0Avx2(const QuantizedX& x, const std::byte* packed, int64_t count,
-                  const float* bias, float* y, int64_t ldy);
+void GemmQ8_0Avx2(const QuantizedX& x, const std::byte* packed, int64_t count, const float* bias,
+                  float* y, int64_t ldy);
 
-// The whole int8 prefill matmul for Q8_0 weights, threads included: quantizes x (split over
-// threads), then threads take panels of weight rows, pack and multiply them (level >= kAvx2;
-// kPortable runs SmallBatchQ8_0Portable).
-void PrefillQ8_0(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float* x, int n,
-                 float* y, const float* bias);
+// The whole int8 matmul for Q8_0 weights, threads included: quantizes x (split over
+// threads), then threads take panels of weight rows and multiply them: groups-layout weights
+// at kAvx512 / kAmx in place, row-major ones at kAvx2 packed per panel; kPortable (and a
+// groups-layout weight below kAvx512) runs SmallBatchQ8_0Portable.
+void MatMulQ8_0Int8(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float* x, int n,
+                    float* y, const float* bias);
 
 // Converts weight rows [row_lo, row_lo + count) to f32, [count, w.cols] (for the prefill path,
 // which converts weight panels once and reuses them for every token).

@@ -1,6 +1,7 @@
-// AVX-512 VNNI Q8_0 kernels (see matmul_kernels.h): the decode GEMV and the prefill GEMM's
-// packing and micro-kernel. Every function here carries R1_AVX512 and is only called after
-// DetectCpuKernelLevel() returned kAvx512.
+// AVX-512 VNNI and AMX-INT8 Q8_0 kernels (see matmul_kernels.h) on weights in the Q8_0 groups
+// layout (q8_0_groups.h): the packer that makes it, and the GEMM micro-kernels for any n.
+// Every function here carries R1_AVX512 (or R1_AMX) and is only called after
+// DetectCpuKernelLevel() returned kAvx512 (kAmx).
 //
 // vpdpbusd multiplies unsigned bytes by signed bytes (4 products summed into each int32 lane).
 // Both operands are signed here, so the unsigned side is w + 128 (w ^ 0x80: exact for every
@@ -17,100 +18,32 @@
 #include <utility>
 
 #include "lib/engine/backend/matmul_kernels.h"
+#include "lib/engine/backend/q8_0_groups.h"
 
 // AVX-512 F/BW/VL + VNNI, plus what the AVX2 level has.
-#define R1_AVX512 \
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define R1_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 namespace r1serve::engine::matmul_kernels {
 namespace {
 
-constexpr int64_t kGroupRows = 16;  // weight rows per packed group: one zmm of int32 lanes
-// One packed block of a group: 16 f32 scales, then [8 (k / 4)][16 rows][4 bytes] of w + 128.
-constexpr int64_t kPackedBlockBytes = kGroupRows * 4 + kGroupRows * kQ8_0BlockValues;
+constexpr int64_t kGroupRows = kQ8_0GroupRows;
+constexpr int64_t kPackedBlockBytes = kQ8_0GroupBlockBytes;
+constexpr int64_t kScaleBytes = kGroupRows * 2;  // a block's fp16 scales, before its values
 
-R1_AVX512 inline float HalfToFloat(const std::byte* p) {
-  uint16_t bits;
-  std::memcpy(&bits, p, 2);
-  return _cvtsh_ss(bits);
+// The 16 fp16 scales of a packed block as f32.
+R1_AVX512 inline __m512 BlockScales(const std::byte* packed) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(packed)));
 }
 
-R1_AVX512 inline float HorizontalSum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// ---- Decode GEMV: sums[RW][CX] over the Q8_0 blocks of RW weight rows (file layout) and CX
-// quantized x rows. Per block and pair: one ymm vpdpbusd (8 lanes of 4 products) started
-// from the correction spread over the lanes (-16 * sum(x) in each of the 8 lanes adds up to
-// -128 * sum(x)), then one f32 FMA with the product of the scales.
-template <int RW, int CX>
-R1_AVX512 void DotTileQ8_0Vnni(const std::byte* w, int64_t row_bytes, const int8_t* xq,
-                               const float* xd, const int32_t* xs, int64_t cols, float* sums) {
-  const int64_t blocks = cols / kQ8_0BlockValues;
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  __m256 acc[RW][CX];
-#pragma GCC unroll 8
-  for (int r = 0; r < RW; ++r) {
-#pragma GCC unroll 8
-    for (int c = 0; c < CX; ++c) acc[r][c] = _mm256_setzero_ps();
-  }
-  for (int64_t b = 0; b < blocks; ++b) {
-    // 512 bytes ahead in each row, as the AVX2 kernel (DotTileQ8_0 in matmul_avx2.cc).
-#pragma GCC unroll 8
-    for (int r = 0; r < RW; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(w + r * row_bytes + b * kQ8_0BlockBytes) + 512,
-                   _MM_HINT_T0);
-    }
-    __m256i wu[RW];
-    __m256 wd[RW];
-#pragma GCC unroll 8
-    for (int r = 0; r < RW; ++r) {
-      const std::byte* block = w + r * row_bytes + b * kQ8_0BlockBytes;
-      wd[r] = _mm256_set1_ps(HalfToFloat(block));
-      wu[r] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)),
-                               flip);
-    }
-#pragma GCC unroll 8
-    for (int c = 0; c < CX; ++c) {
-      const __m256i xv =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + c * cols + b * 32));
-      const __m256 dx = _mm256_set1_ps(xd[c * blocks + b]);
-      const __m256i correction = _mm256_set1_epi32(-16 * xs[c * blocks + b]);
-#pragma GCC unroll 8
-      for (int r = 0; r < RW; ++r) {
-        const __m256i dot = _mm256_dpbusd_epi32(correction, wu[r], xv);
-        acc[r][c] =
-            _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(wd[r], dx), acc[r][c]);
-      }
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < RW; ++r) {
-#pragma GCC unroll 8
-    for (int c = 0; c < CX; ++c) sums[r * CX + c] = HorizontalSum256(acc[r][c]);
-  }
-}
-
-using TileFn = void (*)(const std::byte*, int64_t, const int8_t*, const float*, const int32_t*,
-                        int64_t, float*);
-template <int RW>
-constexpr TileFn kTileRow[4] = {&DotTileQ8_0Vnni<RW, 1>, &DotTileQ8_0Vnni<RW, 2>,
-                                &DotTileQ8_0Vnni<RW, 3>, &DotTileQ8_0Vnni<RW, 4>};
-constexpr const TileFn* kTiles[8] = {kTileRow<1>, kTileRow<2>, kTileRow<3>, kTileRow<4>,
-                                     kTileRow<5>, kTileRow<6>, kTileRow<7>, kTileRow<8>};
-
-// ---- Prefill GEMM micro-kernel: y[M rows, NG * 16 columns] for M x rows (row stride `cols`
+// ---- GEMM micro-kernel: y[M rows, NG * 16 columns] for M x rows (row stride `cols`
 // bytes) and NG packed groups (stride group_bytes). Per block: the int32 accumulators start at
 // the correction, 8 steps of 4 k each do NG loads and M broadcasts for M * NG vpdpbusd, then
 // M * NG conversions and FMAs with the scales. M = 4, NG = 2: 8 int32 + 8 f32 accumulators,
 // 2 weight vectors, scale vectors and broadcasts: under the 32 zmm registers.
 template <int M, int NG>
 R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, int64_t cols,
-                        const std::byte* groups, int64_t group_bytes, int valid,
-                        const float* bias, float* y, int64_t ldy) {
+                        const std::byte* groups, int64_t group_bytes, int valid, const float* bias,
+                        float* y, int64_t ldy) {
   const int64_t blocks = cols / kQ8_0BlockValues;
   __m512 acc[M][NG];
 #pragma GCC unroll 8
@@ -133,7 +66,7 @@ R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, in
       __m512i wv[NG];
 #pragma GCC unroll 8
       for (int g = 0; g < NG; ++g) {
-        wv[g] = _mm512_loadu_si512(packed + g * group_bytes + 64 + s * 64);
+        wv[g] = _mm512_loadu_si512(packed + g * group_bytes + kScaleBytes + s * 64);
       }
 #pragma GCC unroll 8
       for (int m = 0; m < M; ++m) {
@@ -147,15 +80,15 @@ R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, in
     __m512 dw[NG];
 #pragma GCC unroll 8
     for (int g = 0; g < NG; ++g) {
-      dw[g] = _mm512_loadu_ps(reinterpret_cast<const float*>(packed + g * group_bytes));
+      dw[g] = BlockScales(packed + g * group_bytes);
     }
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       const __m512 dx = _mm512_set1_ps(xd[m * blocks + b]);
 #pragma GCC unroll 8
       for (int g = 0; g < NG; ++g) {
-        acc[m][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[m][g]), _mm512_mul_ps(dw[g], dx),
-                                    acc[m][g]);
+        acc[m][g] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[m][g]), _mm512_mul_ps(dw[g], dx), acc[m][g]);
       }
     }
   }
@@ -163,8 +96,8 @@ R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, in
   for (int g = 0; g < NG; ++g) {
     const int columns = std::clamp(valid - g * 16, 0, 16);
     const __mmask16 mask = static_cast<__mmask16>((1u << columns) - 1);
-    const __m512 b = bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + g * 16)
-                                     : _mm512_setzero_ps();
+    const __m512 b =
+        bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + g * 16) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
       _mm512_mask_storeu_ps(y + m * ldy + g * 16, mask, _mm512_add_ps(acc[m][g], b));
@@ -172,8 +105,8 @@ R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, in
   }
 }
 
-using GemmTileFn = void (*)(const int8_t*, const float*, const int32_t*, int64_t,
-                            const std::byte*, int64_t, int, const float*, float*, int64_t);
+using GemmTileFn = void (*)(const int8_t*, const float*, const int32_t*, int64_t, const std::byte*,
+                            int64_t, int, const float*, float*, int64_t);
 constexpr int kTileRows = 4;  // x rows per micro-kernel call
 template <int M>
 constexpr GemmTileFn kGemmTileRow[2] = {&GemmTile<M, 1>, &GemmTile<M, 2>};
@@ -190,9 +123,10 @@ constexpr auto kGemmTiles = MakeGemmTiles(std::make_index_sequence<kTileRows>())
 // correction and the scales and accumulates in f32 registers. Blocks alternate between two
 // tile sets (C, A, B = tiles 0, 1, 2 and 3, 4, 5) so that one block's tile work overlaps the
 // previous block's vector work.
-#define R1_AMX                                                                         \
-  __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma," \
-                        "f16c")))
+#define R1_AMX                                                                  \
+  __attribute__((                                                               \
+      target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma," \
+             "f16c")))
 
 // The 64-byte operand of ldtilecfg (palette 1).
 struct TileConfig {
@@ -222,7 +156,7 @@ R1_AMX void ConfigureTiles() {
 // acc[16 x rows] += (int32 tile rows [16][16] - 128 * sum(x block)) * w scales * x scale.
 R1_AMX inline void ApplyBlock(const int32_t* tile, const std::byte* packed, const float* xd,
                               const int32_t* xs, int64_t blocks, __m512* acc) {
-  const __m512 dw = _mm512_loadu_ps(reinterpret_cast<const float*>(packed));
+  const __m512 dw = BlockScales(packed);
 #pragma GCC unroll 16
   for (int r = 0; r < 16; ++r) {
     const __m512i dot = _mm512_add_epi32(_mm512_load_si512(tile + 16 * r),
@@ -241,13 +175,13 @@ R1_AMX inline void BlockTile(const int8_t* xq, int64_t cols, const std::byte* pa
   if constexpr (Set == 0) {
     _tile_zero(0);
     _tile_loadd(1, xq, cols);
-    _tile_loadd(2, packed + kGroupRows * 4, 64);
+    _tile_loadd(2, packed + kScaleBytes, 64);
     _tile_dpbsud(0, 1, 2);
     _tile_stored(0, out, 64);
   } else {
     _tile_zero(3);
     _tile_loadd(4, xq, cols);
-    _tile_loadd(5, packed + kGroupRows * 4, 64);
+    _tile_loadd(5, packed + kScaleBytes, 64);
     _tile_dpbsud(3, 4, 5);
     _tile_stored(3, out, 64);
   }
@@ -257,8 +191,7 @@ R1_AMX inline void BlockTile(const int8_t* xq, int64_t cols, const std::byte* pa
 // pipelined: block b + 1's tile work is issued before block b's vector work, which reads the
 // int32 tile stored one step earlier, so that neither waits for the other.
 R1_AMX void AmxTile(const int8_t* xq, const float* xd, const int32_t* xs, int64_t cols,
-                    const std::byte* group, int valid, const float* bias, float* y,
-                    int64_t ldy) {
+                    const std::byte* group, int valid, const float* bias, float* y, int64_t ldy) {
   const int64_t blocks = cols / kQ8_0BlockValues;
   alignas(64) int32_t tiles[2][16 * 16];  // [set][16 x rows][16 columns]
   __m512 acc[16];
@@ -293,50 +226,17 @@ void GemmRowsAvx512(const QuantizedX& x, int row_lo, const std::byte* packed, in
 
 }  // namespace
 
-void SmallBatchQ8_0Avx512(const Weight& w, const QuantizedX& x, float* y, const float* bias,
-                          int64_t row_lo, int64_t row_hi) {
-  const int64_t row_bytes = RowBytes(DType::kQ8_0, w.cols);
-  const int64_t blocks = w.cols / kQ8_0BlockValues;
-  const auto* base = static_cast<const std::byte*>(w.data);
-  const int n = x.n;
-  // One x row: 8 weight rows per tile, 8 streams in flight from memory (the ymm registers of
-  // AVX-512VL hold their 24 vectors). One core pair, n = 1, microseconds, gate_up / down:
-  // 4 rows 879 / 624, 6 rows 846 / 564, 8 rows 858 / 560 (the AVX2 kernel: 925 / 633).
-  const int rows_per_tile = n == 1 ? 8 : 4;
-  float sums[32];
-  for (int64_t o = row_lo; o < row_hi; o += rows_per_tile) {
-    const int rw = static_cast<int>(std::min<int64_t>(rows_per_tile, row_hi - o));
-    for (int t = 0; t < n; t += 4) {
-      const int cx = std::min(4, n - t);
-      kTiles[rw - 1][cx - 1](base + o * row_bytes, row_bytes, x.values.data() + t * w.cols,
-                             x.scales.data() + t * blocks, x.sums.data() + t * blocks, w.cols,
-                             sums);
-      for (int r = 0; r < rw; ++r) {
-        const float b = bias != nullptr ? bias[o + r] : 0.0f;
-        for (int c = 0; c < cx; ++c) y[(t + c) * w.rows + o + r] = sums[r * cx + c] + b;
-      }
-    }
-  }
-}
-
-int64_t PackedQ8_0GroupBytesAvx512(int64_t cols) {
-  return cols / kQ8_0BlockValues * kPackedBlockBytes;
-}
-
 // One gather per 4 k of a group's block (16 rows' dwords at a row stride) does the dword
-// transpose. Packing reads each weight from memory once and costs ~5% of a Q8_0 prefill
-// forward pass (perf, n = 512), with gathers as with the scalar copies they replaced: it is
-// bound by those memory reads.
-R1_AVX512 void PackQ8_0Avx512(const Weight& w, int64_t row_lo, int64_t count,
-                              std::byte* packed) {
+// transpose. It runs once per weight, when the backend uploads it (PackQ8_0Groups).
+R1_AVX512 void PackQ8_0Avx512(const Weight& w, int64_t row_lo, int64_t count, std::byte* packed) {
   const int64_t row_bytes = RowBytes(DType::kQ8_0, w.cols);
   const int64_t blocks = w.cols / kQ8_0BlockValues;
-  const int64_t group_bytes = PackedQ8_0GroupBytesAvx512(w.cols);
+  const int64_t group_bytes = Q8_0GroupBytes(w.cols);
   const auto* base = static_cast<const std::byte*>(w.data) + row_lo * row_bytes;
   // Byte offsets of the group's 16 rows (at most 15 * 9.4 KiB for cols = 8960: int32).
-  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                                               11, 12, 13, 14, 15),
-                                             _mm512_set1_epi32(static_cast<int>(row_bytes)));
+  const __m512i offsets =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(row_bytes)));
   const __m512i flip = _mm512_set1_epi32(static_cast<int>(0x80808080u));
   for (int64_t g = 0; g * kGroupRows < count; ++g) {
     // Rows past `count` in the last group are not read: scale 0 and w = 0 (stored as 0x80).
@@ -349,19 +249,19 @@ R1_AVX512 void PackQ8_0Avx512(const Weight& w, int64_t row_lo, int64_t count,
       // The fp16 scale is the low half of the dword at each block's start.
       const __m512i scale_bits =
           _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, offsets, block, 1);
-      _mm512_storeu_ps(dst, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(scale_bits)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi32_epi16(scale_bits));
 #pragma GCC unroll 8
       for (int s = 0; s < 8; ++s) {
         const __m512i four = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, offsets,
                                                          block + 2 + 4 * s, 1);
-        _mm512_storeu_si512(dst + kGroupRows * 4 + s * 64, _mm512_xor_si512(four, flip));
+        _mm512_storeu_si512(dst + kScaleBytes + s * 64, _mm512_xor_si512(four, flip));
       }
     }
   }
 }
 
-void GemmQ8_0Avx512(const QuantizedX& x, const std::byte* packed, int64_t count,
-                    const float* bias, float* y, int64_t ldy) {
+void GemmQ8_0Avx512(const QuantizedX& x, const std::byte* packed, int64_t count, const float* bias,
+                    float* y, int64_t ldy) {
   GemmRowsAvx512(x, 0, packed, count, bias, y, ldy);
 }
 
@@ -369,7 +269,7 @@ void GemmQ8_0Amx(const QuantizedX& x, const std::byte* packed, int64_t count, co
                  float* y, int64_t ldy) {
   const int64_t cols = x.cols;
   const int64_t blocks = cols / kQ8_0BlockValues;
-  const int64_t group_bytes = PackedQ8_0GroupBytesAvx512(cols);
+  const int64_t group_bytes = Q8_0GroupBytes(cols);
   const int64_t groups = (count + kGroupRows - 1) / kGroupRows;
   const int full_rows = x.n / 16 * 16;
   if (full_rows > 0) {
@@ -396,7 +296,7 @@ void GemmRowsAvx512(const QuantizedX& x, int row_lo, const std::byte* packed, in
                     const float* bias, float* y, int64_t ldy) {
   const int64_t cols = x.cols;
   const int64_t blocks = cols / kQ8_0BlockValues;
-  const int64_t group_bytes = PackedQ8_0GroupBytesAvx512(cols);
+  const int64_t group_bytes = Q8_0GroupBytes(cols);
   const int64_t groups = (count + kGroupRows - 1) / kGroupRows;
   // x tiles outer: a tile's 4 rows (4 * cols bytes, up to 35 KiB at cols = 8960) stay in L1
   // while the panel's groups stream from L2.
@@ -426,11 +326,6 @@ void GemmRowsAvx512(const QuantizedX& x, int row_lo, const std::byte* packed, in
 namespace r1serve::engine::matmul_kernels {
 
 // Off x86-64 these kernels do not exist; DetectCpuKernelLevel() never returns kAvx512 there.
-void SmallBatchQ8_0Avx512(const Weight&, const QuantizedX&, float*, const float*, int64_t,
-                          int64_t) {
-  std::abort();
-}
-int64_t PackedQ8_0GroupBytesAvx512(int64_t) { std::abort(); }
 void PackQ8_0Avx512(const Weight&, int64_t, int64_t, std::byte*) { std::abort(); }
 void GemmQ8_0Avx512(const QuantizedX&, const std::byte*, int64_t, const float*, float*, int64_t) {
   std::abort();

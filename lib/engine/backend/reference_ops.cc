@@ -5,12 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "lib/engine/backend/q8_0_groups.h"
+
 namespace r1serve::engine::reference {
 namespace {
-
-const std::byte* WeightRow(const Weight& w, int64_t row) {
-  return static_cast<const std::byte*>(w.data) + row * RowBytes(w.dtype, w.cols);
-}
 
 // Element `index` of one layer's cache, [num_blocks, num_kv_heads, block_size, head_dim].
 size_t CacheIndex(const KvCacheSpec& spec, int64_t slot, int kv_head, int d) {
@@ -38,7 +36,7 @@ void StoreCache(const KvCacheSpec& spec, void* cache, size_t index, float value)
 std::vector<float> VectorToF32(const Weight& weight) {
   std::vector<float> out(weight.rows * weight.cols);
   for (int64_t r = 0; r < weight.rows; ++r) {
-    DequantizeRow(weight.dtype, WeightRow(weight, r), weight.cols, out.data() + r * weight.cols);
+    DequantizeWeightRow(weight, r, out.data() + r * weight.cols);
   }
   return out;
 }
@@ -46,7 +44,7 @@ std::vector<float> VectorToF32(const Weight& weight) {
 void Embed(const Weight& table, std::span<const int32_t> ids, float* out) {
   for (size_t t = 0; t < ids.size(); ++t) {
     assert(ids[t] >= 0 && ids[t] < table.rows);
-    DequantizeRow(table.dtype, WeightRow(table, ids[t]), table.cols, out + t * table.cols);
+    DequantizeWeightRow(table, ids[t], out + t * table.cols);
   }
 }
 
@@ -67,7 +65,7 @@ void MatMul(const Weight& w, const float* x, int n, float* y, const Weight* bias
   std::vector<float> row(w.cols);
   const std::vector<float> b = bias != nullptr ? VectorToF32(*bias) : std::vector<float>();
   for (int64_t o = 0; o < w.rows; ++o) {
-    DequantizeRow(w.dtype, WeightRow(w, o), w.cols, row.data());
+    DequantizeWeightRow(w, o, row.data());
     for (int t = 0; t < n; ++t) {
       double sum = b.empty() ? 0.0 : b[o];
       for (int64_t i = 0; i < w.cols; ++i) sum += double{row[i]} * x[t * w.cols + i];

@@ -140,6 +140,9 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* FindTensor(absl::string_view name) const;
 
+  // The file's mapping; null when parsed from caller-owned bytes.
+  const MappedFile* mapping() const { return mapping_.get(); }
+
  private:
   GgufFile() = default;
 

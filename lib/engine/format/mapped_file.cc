@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -41,5 +42,25 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& 
 }
 
 MappedFile::~MappedFile() { ::munmap(const_cast<std::byte*>(data_), size_); }
+
+bool MappedFile::ReleasePages(const std::byte* begin, size_t bytes) const {
+  if (begin < data_ || bytes > size_ || begin - data_ > static_cast<ptrdiff_t>(size_ - bytes)) {
+    return false;
+  }
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto start = reinterpret_cast<uintptr_t>(begin);
+  const uintptr_t first = (start + page - 1) / page * page;
+  const uintptr_t last = (start + bytes) / page * page;
+  // Pages shared with a neighbouring tensor stay: it may still be read from here.
+  if (last > first) {
+    void* range = reinterpret_cast<void*>(first);
+    // The page cache may hold the file in large folios that a fault maps 2 MiB at a time
+    // (FilePmdMapped): reading a neighbour would map the released pages again. Without huge
+    // mappings for this range, faults nearby map only a few small pages around themselves.
+    ::madvise(range, last - first, MADV_NOHUGEPAGE);
+    ::madvise(range, last - first, MADV_DONTNEED);
+  }
+  return true;
+}
 
 }  // namespace r1serve::engine

@@ -33,6 +33,12 @@ class MappedFile {
   size_t size() const { return size_; }
   std::span<const std::byte> bytes() const { return {data_, size_}; }
 
+  // Takes the pages that lie wholly inside [begin, begin + bytes) out of this process's
+  // resident set (MADV_DONTNEED): for a caller that has copied those bytes elsewhere. The
+  // content does not change (a later read faults the page back in from the file); a range
+  // outside the mapping is ignored. Returns whether the range was inside.
+  bool ReleasePages(const std::byte* begin, size_t bytes) const;
+
  private:
   MappedFile(std::string path, const std::byte* data, size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}

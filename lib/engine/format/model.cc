@@ -93,6 +93,17 @@ const TensorView* Model::FindTensor(absl::string_view canonical_name) const {
   return nullptr;
 }
 
+void Model::ReleaseTensorPages(const TensorView& tensor) const {
+  const auto bytes = static_cast<size_t>(tensor.size_bytes);
+  if (parts_.gguf != nullptr && parts_.gguf->mapping() != nullptr &&
+      parts_.gguf->mapping()->ReleasePages(tensor.data, bytes)) {
+    return;
+  }
+  for (const auto& shard : parts_.shards) {
+    if (shard->mapping() != nullptr && shard->mapping()->ReleasePages(tensor.data, bytes)) return;
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
   struct stat info;
   if (::stat(path.c_str(), &info) != 0) {

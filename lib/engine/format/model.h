@@ -103,6 +103,11 @@ class Model {
   // The GGUF file's metadata (tokenizer, chat template...) when loaded from GGUF, else null.
   const GgufFile* gguf() const { return parts_.gguf.get(); }
 
+  // For a backend that has copied `tensor` (Weight::owner set): drops the tensor's file pages
+  // from the resident set, so that the model does not cost its memory twice. The view stays
+  // valid (a later read faults the pages back in); tensors in memory the Model owns stay.
+  void ReleaseTensorPages(const TensorView& tensor) const;
+
  private:
   explicit Model(ModelParts parts) : parts_(std::move(parts)) {}
 

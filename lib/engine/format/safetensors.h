@@ -57,6 +57,8 @@ class SafetensorsFile {
   const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
   const SafetensorsTensor* Find(absl::string_view name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // The file's mapping; null when parsed from caller-owned bytes.
+  const MappedFile* mapping() const { return mapping_.get(); }
 
  private:
   SafetensorsFile() = default;

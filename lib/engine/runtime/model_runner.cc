@@ -39,31 +39,38 @@ ModelRunner::ModelRunner(const Model& model, Backend* backend, const ModelRunner
       inv_freq_(model.config().RopeInverseFrequencies()) {}
 
 absl::Status ModelRunner::UploadWeights() {
-  ASSIGN_OR_RETURN(token_embd_, backend_->UploadWeight(model_.token_embd()));
-  ASSIGN_OR_RETURN(output_norm_, backend_->UploadWeight(model_.output_norm()));
+  // A backend that copies a weight (a GPU's device memory, the CPU's packed Q8_0) no longer
+  // reads the file's bytes: their pages leave the resident set.
+  const auto upload = [this](const TensorView& tensor) -> absl::StatusOr<Weight> {
+    ASSIGN_OR_RETURN(Weight weight, backend_->UploadWeight(tensor));
+    if (weight.owner != nullptr) model_.ReleaseTensorPages(tensor);
+    return weight;
+  };
+  ASSIGN_OR_RETURN(token_embd_, upload(model_.token_embd()));
+  ASSIGN_OR_RETURN(output_norm_, upload(model_.output_norm()));
   if (&model_.output() == &model_.token_embd()) {
     output_ = token_embd_;  // tied: one copy on a device, not two
   } else {
-    ASSIGN_OR_RETURN(output_, backend_->UploadWeight(model_.output()));
+    ASSIGN_OR_RETURN(output_, upload(model_.output()));
   }
   layers_.resize(static_cast<size_t>(config_.num_layers));
   for (int64_t l = 0; l < config_.num_layers; ++l) {
     const engine::LayerWeights& in = model_.layer(l);
     LayerWeights& w = layers_[static_cast<size_t>(l)];
-    ASSIGN_OR_RETURN(w.attn_norm, backend_->UploadWeight(*in.attn_norm));
-    ASSIGN_OR_RETURN(w.wq, backend_->UploadWeight(*in.wq));
-    ASSIGN_OR_RETURN(w.wk, backend_->UploadWeight(*in.wk));
-    ASSIGN_OR_RETURN(w.wv, backend_->UploadWeight(*in.wv));
-    ASSIGN_OR_RETURN(w.wo, backend_->UploadWeight(*in.wo));
-    ASSIGN_OR_RETURN(w.ffn_norm, backend_->UploadWeight(*in.ffn_norm));
-    ASSIGN_OR_RETURN(w.w_gate, backend_->UploadWeight(*in.w_gate));
-    ASSIGN_OR_RETURN(w.w_up, backend_->UploadWeight(*in.w_up));
-    ASSIGN_OR_RETURN(w.w_down, backend_->UploadWeight(*in.w_down));
+    ASSIGN_OR_RETURN(w.attn_norm, upload(*in.attn_norm));
+    ASSIGN_OR_RETURN(w.wq, upload(*in.wq));
+    ASSIGN_OR_RETURN(w.wk, upload(*in.wk));
+    ASSIGN_OR_RETURN(w.wv, upload(*in.wv));
+    ASSIGN_OR_RETURN(w.wo, upload(*in.wo));
+    ASSIGN_OR_RETURN(w.ffn_norm, upload(*in.ffn_norm));
+    ASSIGN_OR_RETURN(w.w_gate, upload(*in.w_gate));
+    ASSIGN_OR_RETURN(w.w_up, upload(*in.w_up));
+    ASSIGN_OR_RETURN(w.w_down, upload(*in.w_down));
     w.has_bias = in.bq != nullptr;
     if (w.has_bias) {
-      ASSIGN_OR_RETURN(w.bq, backend_->UploadWeight(*in.bq));
-      ASSIGN_OR_RETURN(w.bk, backend_->UploadWeight(*in.bk));
-      ASSIGN_OR_RETURN(w.bv, backend_->UploadWeight(*in.bv));
+      ASSIGN_OR_RETURN(w.bq, upload(*in.bq));
+      ASSIGN_OR_RETURN(w.bk, upload(*in.bk));
+      ASSIGN_OR_RETURN(w.bv, upload(*in.bv));
     }
   }
   return absl::OkStatus();
