@@ -190,9 +190,29 @@ absl::Status Run() {
                           " tok/s aggregate"));
   }
 
+  // What a step reads and computes, to set the tokens/s against the machine's limits: a decode
+  // step reads every weight but the embedding table (which it reads only when tied, as the
+  // output projection); a prompt token costs 2 flops per weight of the layers' matrices
+  // (attention over the prompt and the one row of logits add ~2% at 512 tokens).
+  int64_t decode_bytes = 0;
+  for (const TensorView& t : model->tensors()) {
+    if (&t != &model->token_embd() || &model->output() == &model->token_embd()) {
+      decode_bytes += t.size_bytes;
+    }
+  }
+  int64_t layer_matrix_params = 0;
+  for (int64_t l = 0; l < model->config().num_layers; ++l) {
+    const LayerWeights& w = model->layer(l);
+    for (const TensorView* m : {w.wq, w.wk, w.wv, w.wo, w.w_gate, w.w_up, w.w_down}) {
+      layer_matrix_params += m->num_elements();
+    }
+  }
+
   const Json result = {
       {"engine", "r1serve"},
       {"model", path},
+      {"decode_bytes_per_token", decode_bytes},
+      {"prefill_flops_per_token", 2 * layer_matrix_params},
       {"threads", threads},
       {"runs", runs},
       {"prefill", {{"prompt_tokens", prompt_len}, {"tokens_per_s", Summary(prefill)}}},

@@ -9,11 +9,14 @@
 //   CpuBackend* cpu = static_cast<CpuBackend*>(backend.get());   // tests and benchmarks only
 //   cpu->set_kernel_level(CpuKernelLevel::kPortable);            // force the scalar path
 //
-// Weights are not copied: UploadWeight returns a view of the mapped file. The KV cache is one
-// anonymous mapping (pages are touched, and so cost memory, only when used). A prefill-sized
-// MatMul (n >= 48) keeps an f32 panel of up to ~16 MiB per thread (Q8_0 with int8 kernels: a
-// packed int8 panel of ~768 KiB per thread and the quantized x on the calling thread,
-// ~1.1 bytes per activation), and the first sgemm sets
+// Weights are used where they lie (UploadWeight returns a view of the mapped file), except Q8_0
+// matrices at kernel level kAvx512 and above: UploadWeight copies them once into the groups
+// layout of the int8 kernels (q8_0_groups.h: as many bytes, in huge pages), and the model runner
+// then drops their file pages from the resident set. The KV cache is one anonymous mapping
+// (pages are touched, and so cost memory, only when used). A prefill-sized MatMul (n >= 48)
+// keeps an f32 panel of up to ~16 MiB per thread (Q8_0 with int8 kernels: the quantized x on
+// the calling thread, ~1.1 bytes per activation; at kAvx2 also a packed int8 panel of
+// ~768 KiB per thread), and the first sgemm sets
 // OpenBLAS to one thread process-wide (openblas_set_num_threads(1)): each of our threads calls
 // sgemm on its own rows, and OpenBLAS threads on top would oversubscribe the cores.
 #pragma once
