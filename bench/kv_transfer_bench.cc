@@ -133,9 +133,10 @@ double MemcpySeconds(uint64_t bytes, uint64_t chunk) {
 }
 
 int Main() {
+  rpc::ChannelOptions options;
+  options.stream_window_bytes = absl::GetFlag(FLAGS_window_mb) << 20;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      rpc::CreateChannel(absl::GetFlag(FLAGS_prefill),
-                         {.stream_window_bytes = absl::GetFlag(FLAGS_window_mb) << 20});
+      rpc::CreateChannel(absl::GetFlag(FLAGS_prefill), options);
   if (!channel.ok()) {
     std::cerr << channel.status() << "\n";
     return 1;
@@ -161,8 +162,7 @@ int Main() {
     std::vector<int32_t> prompt;
     for (int i = 0; i < absl::GetFlag(FLAGS_prompt_tokens); ++i) prompt.push_back(id(rng));
     absl::StatusOr<Transfer> cold = RunOnce(*stub, load.model(), header, prompt);
-    absl::StatusOr<Transfer> warm =
-        cold.ok() ? RunOnce(*stub, load.model(), header, prompt) : cold;
+    absl::StatusOr<Transfer> warm = cold.ok() ? RunOnce(*stub, load.model(), header, prompt) : cold;
     if (!warm.ok()) {
       std::cerr << "Prefill: " << warm.status() << "\n";
       return 1;
@@ -171,8 +171,8 @@ int Main() {
     bytes = warm->bytes;
     transfer_gbs.push_back(warm->bytes / warm->seconds / 1e9);
     cold_s.push_back(cold->total_seconds);
-    memcpy_gbs.push_back(
-        warm->bytes / MemcpySeconds(warm->bytes, absl::GetFlag(FLAGS_max_chunk_bytes)) / 1e9);
+    memcpy_gbs.push_back(warm->bytes /
+                         MemcpySeconds(warm->bytes, absl::GetFlag(FLAGS_max_chunk_bytes)) / 1e9);
   }
   const Stats tr = Summarize(transfer_gbs), mc = Summarize(memcpy_gbs), cs = Summarize(cold_s);
   std::cout << absl::StrFormat(

@@ -31,7 +31,8 @@ v1::KvHeader KvHeaderToProto(const engine::KvHeader& kv, int num_prompt_tokens,
   header.set_model_fingerprint(kv.model_fingerprint);
   *header.mutable_kv_cache() = KvCacheSpecFromHeader(kv);
   header.set_num_prompt_tokens(static_cast<uint32_t>(num_prompt_tokens));
-  header.set_num_blocks(static_cast<uint32_t>((num_prompt_tokens + kv.block_size - 1) / kv.block_size));
+  header.set_num_blocks(
+      static_cast<uint32_t>((num_prompt_tokens + kv.block_size - 1) / kv.block_size));
   header.set_first_block(first_block);
   header.set_cached_prefix_tokens(cached_prefix_tokens);
   return header;
@@ -47,7 +48,7 @@ KvChunker::KvChunker(const engine::KvHeader& header, int num_prompt_tokens, uint
   }
 }
 
-std::vector<v1::KvChunk> KvChunker::Cut(const engine::KvLayerBlocks& blocks) {
+std::vector<v1::KvChunk> KvChunker::Cut(engine::KvLayerBlocks blocks) {
   const size_t block_bytes = static_cast<size_t>(header_.block_bytes);
   const uint32_t last_block =
       static_cast<uint32_t>((num_prompt_tokens_ + header_.block_size - 1) / header_.block_size) - 1;
@@ -57,8 +58,9 @@ std::vector<v1::KvChunk> KvChunker::Cut(const engine::KvLayerBlocks& blocks) {
   while (block < end) {
     const uint32_t count = std::min(blocks_per_chunk_, end - block);
     const size_t offset = (block - static_cast<uint32_t>(blocks.first_block)) * block_bytes;
-    std::string k = blocks.k.substr(offset, count * block_bytes);
-    std::string v = blocks.v.substr(offset, count * block_bytes);
+    const bool whole = offset == 0 && count * block_bytes == blocks.k.size();
+    std::string k = whole ? std::move(blocks.k) : blocks.k.substr(offset, count * block_bytes);
+    std::string v = whole ? std::move(blocks.v) : blocks.v.substr(offset, count * block_bytes);
     if (block + count - 1 == last_block) {
       const int used = num_prompt_tokens_ - static_cast<int>(last_block) * header_.block_size;
       ZeroUnusedSlots(header_, used, k.data() + k.size() - block_bytes);
@@ -78,8 +80,7 @@ std::vector<v1::KvChunk> KvChunker::Cut(const engine::KvLayerBlocks& blocks) {
   return chunks;
 }
 
-KvStreamReceiver::KvStreamReceiver(engine::KvHeader ours, std::vector<int32_t> prompt,
-                                   int samples)
+KvStreamReceiver::KvStreamReceiver(engine::KvHeader ours, std::vector<int32_t> prompt, int samples)
     : ours_(std::move(ours)), samples_(std::max(samples, 1)) {
   snapshot_.header = ours_;
   snapshot_.token_ids = std::move(prompt);
@@ -88,10 +89,9 @@ KvStreamReceiver::KvStreamReceiver(engine::KvHeader ours, std::vector<int32_t> p
 absl::Status KvStreamReceiver::OnHeader(const v1::KvHeader& header) {
   if (header_received_) return absl::DataLossError("KV stream: a second KvHeader");
   if (header.model_fingerprint() != ours_.model_fingerprint) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("KV stream: model fingerprint differs: ours ", ours_.model_fingerprint,
-                     ", prefill's ", header.model_fingerprint(),
-                     " (the instances serve different weights)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "KV stream: model fingerprint differs: ours ", ours_.model_fingerprint, ", prefill's ",
+        header.model_fingerprint(), " (the instances serve different weights)"));
   }
   if (absl::Status spec = CheckKvCacheSpec(ours_, header.kv_cache()); !spec.ok()) {
     return absl::FailedPreconditionError(absl::StrCat("KV stream: ", spec.message()));
@@ -100,10 +100,10 @@ absl::Status KvStreamReceiver::OnHeader(const v1::KvHeader& header) {
   const uint32_t blocks = static_cast<uint32_t>(snapshot_.num_blocks());
   if (header.num_prompt_tokens() != tokens || header.num_blocks() != blocks ||
       header.first_block() != 0) {
-    return absl::DataLossError(absl::StrCat(
-        "KV stream: header says ", header.num_prompt_tokens(), " tokens in ", header.num_blocks(),
-        " blocks from block ", header.first_block(), "; expected ", tokens, " tokens in ", blocks,
-        " blocks from block 0"));
+    return absl::DataLossError(
+        absl::StrCat("KV stream: header says ", header.num_prompt_tokens(), " tokens in ",
+                     header.num_blocks(), " blocks from block ", header.first_block(),
+                     "; expected ", tokens, " tokens in ", blocks, " blocks from block 0"));
   }
   header_ = header;
   header_received_ = true;

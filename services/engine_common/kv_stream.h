@@ -1,6 +1,6 @@
 // The two ends of a Prefill call's KV stream (prefill.proto), as plain logic with no sockets:
-// KvChunker cuts the engine's streamed layer blocks into KvChunks; KvStreamReceiver checks and assembles
-// what arrives (header, chunks, first token, trailer) back into a KvSnapshot for
+// KvChunker cuts the engine's streamed layer blocks into KvChunks; KvStreamReceiver checks and
+// assembles what arrives (header, chunks, first token, trailer) back into a KvSnapshot for
 // Engine::ImportRequest. Every check the contract asks for is here, so it is tested here.
 //
 //   // prefill
@@ -41,9 +41,12 @@ class KvChunker {
 
   // Cuts one layer's blocks (Engine's kv_sink, or a snapshot's layer) into chunks, with their
   // sequence numbers and CRC32C. Blocks before first_block are left out; slots past the prompt
-  // in its last block are sent as zeros (the contract's promise).
-  std::vector<v1::KvChunk> Cut(const engine::KvLayerBlocks& blocks);
+  // in its last block are sent as zeros (the contract's promise). Blocks that make exactly one
+  // chunk move into it without a copy (RequestOptions::kv_sink_max_blocks = blocks_per_chunk()).
+  std::vector<v1::KvChunk> Cut(engine::KvLayerBlocks blocks);
 
+  // The most blocks one chunk holds.
+  uint32_t blocks_per_chunk() const { return blocks_per_chunk_; }
   uint64_t chunks_sent() const { return sequence_; }
   uint64_t bytes_sent() const { return bytes_; }
 

@@ -45,9 +45,9 @@ absl::Status ValidatePrefill(const ServedEngine& served, const v1::PrefillReques
     return absl::InvalidArgumentError("model_fingerprint is required (ModelInfo.fingerprint)");
   }
   if (request.model_fingerprint() != served.info.fingerprint()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model fingerprint differs: ours ", served.info.fingerprint(), ", theirs ",
-        request.model_fingerprint(), " (the instances serve different weights)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("model fingerprint differs: ours ", served.info.fingerprint(), ", theirs ",
+                     request.model_fingerprint(), " (the instances serve different weights)"));
   }
   if (!request.has_kv_cache()) return absl::InvalidArgumentError("kv_cache is required");
   RETURN_IF_ERROR(CheckKvCacheSpec(engine.kv_header(), request.kv_cache()));
@@ -70,9 +70,8 @@ absl::Status ValidatePrefill(const ServedEngine& served, const v1::PrefillReques
 
 }  // namespace
 
-PrefillService::PrefillService(rpc::ServiceHost* host, ServedEngine* served,
-                               EngineMetrics* metrics, ServiceLoadCounters* counters,
-                               v1::Role role, PrefillLimits limits)
+PrefillService::PrefillService(rpc::ServiceHost* host, ServedEngine* served, EngineMetrics* metrics,
+                               ServiceLoadCounters* counters, v1::Role role, PrefillLimits limits)
     : host_(host),
       served_(served),
       metrics_(metrics),
@@ -145,9 +144,9 @@ void PrefillService::Admit(std::shared_ptr<Call> call) {
     std::lock_guard lock(mu_);
     if (running_ >= limits_.max_running) {
       if (queue_.size() >= limits_.max_queued) {
-        call->sender.Finish(grpc::Status(
-            grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("prefill busy: ", queue_.size(), " calls already queued")));
+        call->sender.Finish(
+            grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                         absl::StrCat("prefill busy: ", queue_.size(), " calls already queued")));
         return;
       }
       counters_->queued_requests.fetch_add(1);
@@ -172,9 +171,11 @@ void PrefillService::Start(const std::shared_ptr<Call>& call) {
   engine::RequestOptions options;
   options.export_kv = true;
   // Each layer's KV goes out as soon as the engine has written it, while later layers compute.
+  // Pieces of one chunk each: the chunker moves their bytes instead of copying them.
+  options.kv_sink_max_blocks = static_cast<int>(call->chunker->blocks_per_chunk());
   options.kv_sink = [call](engine::KvLayerBlocks blocks) {
     if (!call->first_chunk_at.has_value()) call->first_chunk_at = absl::Now();
-    for (v1::KvChunk& chunk : call->chunker->Cut(blocks)) {
+    for (v1::KvChunk& chunk : call->chunker->Cut(std::move(blocks))) {
       v1::PrefillResponse message;
       *message.mutable_chunk() = std::move(chunk);
       if (!call->sender.Send(std::move(message))) return;  // the call ended
@@ -281,11 +282,10 @@ void PrefillService::ExpireQueued() {
       counters_->queued_requests.fetch_sub(1);
       counters_->queued_prompt_tokens.fetch_sub(c.prompt.size());
       if (!cancelled) {
-        c.sender.Finish(grpc::Status(
-            grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("prefill did not start within queue_timeout_us (",
-                         Micros(now - c.received), " us queued behind ", running_,
-                         " running prompts)")));
+        c.sender.Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                     absl::StrCat("prefill did not start within queue_timeout_us (",
+                                                  Micros(now - c.received), " us queued behind ",
+                                                  running_, " running prompts)")));
       }
       it = queue_.erase(it);
     }

@@ -126,11 +126,14 @@ class Backend {
   virtual const KvCacheSpec& kv_spec() const = 0;
   // Copy-on-write for forks: copies whole blocks (every layer, K and V) src -> dst, in order.
   virtual void CopyKvBlocks(std::span<const std::pair<int32_t, int32_t>> src_dst) = 0;
-  // Host transfer of whole blocks of one layer, for the prefill -> decode handoff. `host` holds
-  // block_ids.size() blocks of K then as many of V: 2 * n * spec.BlockBytes() bytes, in the
-  // cache's dtype.
-  virtual void ReadKvBlocks(int layer, std::span<const int32_t> block_ids, void* host) = 0;
-  virtual void WriteKvBlocks(int layer, std::span<const int32_t> block_ids, const void* host) = 0;
+  // Host transfer of whole blocks of one layer, for the prefill -> decode handoff: the K of
+  // block_ids.size() blocks at k_host and their V at v_host, n * spec.BlockBytes() bytes each,
+  // in the cache's dtype. (Two pointers: callers keep K and V in separate buffers or in one,
+  // without a copy either way.)
+  virtual void ReadKvBlocks(int layer, std::span<const int32_t> block_ids, void* k_host,
+                            void* v_host) = 0;
+  virtual void WriteKvBlocks(int layer, std::span<const int32_t> block_ids, const void* k_host,
+                             const void* v_host) = 0;
 
   // ---- Ops of the forward pass.
   // out[T, cols] = rows of `table` [vocab, cols] picked by ids[T] (host array).

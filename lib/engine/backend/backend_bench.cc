@@ -284,7 +284,7 @@ void BM_Attention(benchmark::State& state, int num_seqs, int context, int new_ro
   const std::vector<float> values = RandomVector(spec.BlockBytes() / 2 * all.size() * 2, 3);
   std::vector<std::byte> host(values.size() * 2);
   EncodeRow(DType::kF16, values.data(), values.size(), host.data());
-  backend.WriteKvBlocks(0, all, host.data());
+  backend.WriteKvBlocks(0, all, host.data(), host.data() + host.size() / 2);
 
   const std::vector<float> q = RandomVector(size_t{1} * batch.num_rows * kHeads * kHeadDim, 4);
   std::vector<float> out(q.size());

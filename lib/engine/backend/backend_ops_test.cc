@@ -426,8 +426,8 @@ TestBatch MakeBatch(std::mt19937& rng, const std::vector<std::pair<int, int>>& s
   return batch;
 }
 
-// Random cache contents (encoded floats), K blocks then V blocks, as ReadKvBlocks lays out a
-// whole layer read in block order.
+// Random cache contents (encoded floats) of one layer: all its K blocks, then all its V blocks
+// (ReadKvBlocks with v_host = k_host + num_blocks * BlockBytes(), in block order).
 std::vector<std::byte> RandomCacheLayer(std::mt19937& rng, const KvCacheSpec& spec) {
   const int64_t values =
       int64_t{spec.num_blocks} * spec.num_kv_heads * spec.block_size * spec.head_dim * 2;
@@ -532,7 +532,8 @@ void CheckAttention(CpuBackend& backend, std::mt19937& rng, const AttentionCase&
   // Earlier context of every sequence (positions before start_position): random cache
   // contents, the same in the backend and in the reference's host copy.
   std::vector<std::byte> host = RandomCacheLayer(rng, spec);
-  backend.WriteKvBlocks(layer, all, host.data());
+  const size_t half = all.size() * spec.BlockBytes();  // the layer's K blocks, then its V
+  backend.WriteKvBlocks(layer, all, host.data(), host.data() + half);
 
   TestBatch batch = MakeBatch(rng, c.sequences, spec.block_size, spec.num_blocks);
   const int rows = batch.layout.num_rows;
@@ -548,7 +549,7 @@ void CheckAttention(CpuBackend& backend, std::mt19937& rng, const AttentionCase&
   reference::WriteKv(spec, ref_k, ref_v, k.data(), v.data(), batch.layout);
   // Storing is a conversion per value (round to nearest even for F16) in both: bit-exact.
   std::vector<std::byte> read_back(host.size());
-  backend.ReadKvBlocks(layer, all, read_back.data());
+  backend.ReadKvBlocks(layer, all, read_back.data(), read_back.data() + half);
   ASSERT_TRUE(read_back == host) << "WriteKv differs from the reference";
 
   std::vector<float> got(rows * q_width, NAN), want(rows * q_width);
@@ -609,28 +610,32 @@ TEST_P(BackendOpsTest, KvBlocksRoundTripAndCopy) {
   std::vector<std::vector<std::byte>> mirror(spec.num_layers);
   for (int layer = 0; layer < spec.num_layers; ++layer) {
     mirror[layer] = RandomCacheLayer(rng_, spec);
-    backend_->WriteKvBlocks(layer, all, mirror[layer].data());
+    backend_->WriteKvBlocks(layer, all, mirror[layer].data(),
+                            mirror[layer].data() + spec.num_blocks * block_bytes);
   }
 
-  // Round trip through a subset of blocks in an arbitrary order.
+  // Round trip through a subset of blocks in an arbitrary order, K and V in separate buffers.
   const std::vector<int32_t> some = {7, 2, 11};
-  std::vector<std::byte> out(2 * some.size() * block_bytes);
-  backend_->ReadKvBlocks(1, some, out.data());
+  std::vector<std::byte> out[2] = {std::vector<std::byte>(some.size() * block_bytes),
+                                   std::vector<std::byte>(some.size() * block_bytes)};
+  backend_->ReadKvBlocks(1, some, out[0].data(), out[1].data());
   for (size_t i = 0; i < some.size(); ++i) {
     for (int kv = 0; kv < 2; ++kv) {
-      EXPECT_EQ(std::memcmp(out.data() + (kv * some.size() + i) * block_bytes,
+      EXPECT_EQ(std::memcmp(out[kv].data() + i * block_bytes,
                             mirror[1].data() + (kv * spec.num_blocks + some[i]) * block_bytes,
                             block_bytes),
                 0);
     }
   }
-  std::vector<float> fresh_values = RandomFloats(rng_, out.size() / 2);
-  EncodeRow(DType::kF16, fresh_values.data(), fresh_values.size(), out.data());
-  backend_->WriteKvBlocks(1, some, out.data());
+  for (int kv = 0; kv < 2; ++kv) {
+    std::vector<float> fresh_values = RandomFloats(rng_, out[kv].size() / 2);
+    EncodeRow(DType::kF16, fresh_values.data(), fresh_values.size(), out[kv].data());
+  }
+  backend_->WriteKvBlocks(1, some, out[0].data(), out[1].data());
   for (size_t i = 0; i < some.size(); ++i) {
     for (int kv = 0; kv < 2; ++kv) {
       std::memcpy(mirror[1].data() + (kv * spec.num_blocks + some[i]) * block_bytes,
-                  out.data() + (kv * some.size() + i) * block_bytes, block_bytes);
+                  out[kv].data() + i * block_bytes, block_bytes);
     }
   }
 
@@ -647,7 +652,7 @@ TEST_P(BackendOpsTest, KvBlocksRoundTripAndCopy) {
   }
   for (int layer = 0; layer < spec.num_layers; ++layer) {
     std::vector<std::byte> got(mirror[layer].size());
-    backend_->ReadKvBlocks(layer, all, got.data());
+    backend_->ReadKvBlocks(layer, all, got.data(), got.data() + spec.num_blocks * block_bytes);
     EXPECT_TRUE(got == mirror[layer]) << "layer " << layer;
   }
 }

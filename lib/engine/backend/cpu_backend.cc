@@ -145,28 +145,28 @@ void CpuBackend::CopyKvBlocks(std::span<const std::pair<int32_t, int32_t>> src_d
   }
 }
 
-void CpuBackend::ReadKvBlocks(int layer, std::span<const int32_t> block_ids, void* host) {
+void CpuBackend::ReadKvBlocks(int layer, std::span<const int32_t> block_ids, void* k_host,
+                              void* v_host) {
   const size_t block_bytes = kv_spec_.BlockBytes();
-  auto* out = static_cast<std::byte*>(host);
   for (int kv = 0; kv < 2; ++kv) {
     const std::byte* base = KvData(layer, kv);
+    auto* out = static_cast<std::byte*>(kv == 0 ? k_host : v_host);
     for (size_t i = 0; i < block_ids.size(); ++i) {
       assert(block_ids[i] >= 0 && block_ids[i] < kv_spec_.num_blocks);
-      std::memcpy(out + (kv * block_ids.size() + i) * block_bytes,
-                  base + block_ids[i] * block_bytes, block_bytes);
+      std::memcpy(out + i * block_bytes, base + block_ids[i] * block_bytes, block_bytes);
     }
   }
 }
 
-void CpuBackend::WriteKvBlocks(int layer, std::span<const int32_t> block_ids, const void* host) {
+void CpuBackend::WriteKvBlocks(int layer, std::span<const int32_t> block_ids, const void* k_host,
+                               const void* v_host) {
   const size_t block_bytes = kv_spec_.BlockBytes();
-  const auto* in = static_cast<const std::byte*>(host);
   for (int kv = 0; kv < 2; ++kv) {
     std::byte* base = KvData(layer, kv);
+    const auto* in = static_cast<const std::byte*>(kv == 0 ? k_host : v_host);
     for (size_t i = 0; i < block_ids.size(); ++i) {
       assert(block_ids[i] >= 0 && block_ids[i] < kv_spec_.num_blocks);
-      std::memcpy(base + block_ids[i] * block_bytes, in + (kv * block_ids.size() + i) * block_bytes,
-                  block_bytes);
+      std::memcpy(base + block_ids[i] * block_bytes, in + i * block_bytes, block_bytes);
     }
   }
 }

@@ -51,8 +51,10 @@ class CpuBackend final : public Backend {
   absl::Status AllocateKvCache(const KvCacheSpec& spec) override;
   const KvCacheSpec& kv_spec() const override { return kv_spec_; }
   void CopyKvBlocks(std::span<const std::pair<int32_t, int32_t>> src_dst) override;
-  void ReadKvBlocks(int layer, std::span<const int32_t> block_ids, void* host) override;
-  void WriteKvBlocks(int layer, std::span<const int32_t> block_ids, const void* host) override;
+  void ReadKvBlocks(int layer, std::span<const int32_t> block_ids, void* k_host,
+                    void* v_host) override;
+  void WriteKvBlocks(int layer, std::span<const int32_t> block_ids, const void* k_host,
+                     const void* v_host) override;
 
   void Embed(const Weight& table, std::span<const int32_t> ids, float* out) override;
   void RmsNorm(const float* x, const Weight& weight, int n, float eps, float* out) override;

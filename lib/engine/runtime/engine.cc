@@ -313,16 +313,20 @@ absl::StatusOr<std::vector<TokenEvent>> Engine::Step() {
   }
   auto send_layer = [&](int layer) {
     for (const KvStream& stream : streams) {
-      const int n = stream.end_block - stream.first_block;
-      const std::span<const int32_t> blocks(stream.sequence->block_table.data() + stream.first_block,
-                                            static_cast<size_t>(n));
-      const size_t half = static_cast<size_t>(n) * static_cast<size_t>(kv_header_.block_bytes);
-      KvLayerBlocks out{.layer = layer, .first_block = stream.first_block, .num_blocks = n};
-      out.k.resize(2 * half);  // K blocks then V blocks, as ReadKvBlocks writes them
-      backend_->ReadKvBlocks(layer, blocks, out.k.data());
-      out.v.assign(out.k, half, half);
-      out.k.resize(half);
-      stream.request->options.kv_sink(std::move(out));
+      const int max_blocks = stream.request->options.kv_sink_max_blocks;
+      for (int first = stream.first_block; first < stream.end_block;) {
+        const int n = max_blocks > 0 ? std::min(max_blocks, stream.end_block - first)
+                                     : stream.end_block - first;
+        const std::span<const int32_t> blocks(stream.sequence->block_table.data() + first,
+                                              static_cast<size_t>(n));
+        const size_t half = static_cast<size_t>(n) * static_cast<size_t>(kv_header_.block_bytes);
+        KvLayerBlocks out{.layer = layer, .first_block = first, .num_blocks = n};
+        out.k.resize(half);
+        out.v.resize(half);
+        backend_->ReadKvBlocks(layer, blocks, out.k.data(), out.v.data());
+        stream.request->options.kv_sink(std::move(out));
+        first += n;
+      }
     }
   };
 
@@ -372,13 +376,10 @@ void Engine::WriteImportedKv(const Request& request, const ScheduledSequence& s)
   const size_t last = static_cast<size_t>((s.end - 1) / block_size);
   const size_t count = last - first + 1;
   const std::span<const int32_t> blocks(s.block_table.data() + first, count);
-  std::string host(2 * count * block_bytes, '\0');  // [count] K blocks, then [count] V blocks
   for (int layer = 0; layer < kv_header_.num_layers; ++layer) {
     const std::string& bytes = kv.layers[static_cast<size_t>(layer)];
-    std::memcpy(host.data(), bytes.data() + first * block_bytes, count * block_bytes);
-    std::memcpy(host.data() + count * block_bytes,
-                bytes.data() + (snapshot_blocks + first) * block_bytes, count * block_bytes);
-    backend_->WriteKvBlocks(layer, blocks, host.data());
+    backend_->WriteKvBlocks(layer, blocks, bytes.data() + first * block_bytes,
+                            bytes.data() + (snapshot_blocks + first) * block_bytes);
   }
 }
 
@@ -574,8 +575,9 @@ absl::StatusOr<KvSnapshot> Engine::Snapshot(std::span<const int32_t> token_ids,
   snapshot.layers.resize(static_cast<size_t>(kv_header_.num_layers));
   for (int layer = 0; layer < kv_header_.num_layers; ++layer) {
     std::string& bytes = snapshot.layers[static_cast<size_t>(layer)];
-    bytes.resize(2 * num_blocks * static_cast<size_t>(kv_header_.block_bytes));
-    backend_->ReadKvBlocks(layer, blocks, bytes.data());
+    const size_t half = num_blocks * static_cast<size_t>(kv_header_.block_bytes);
+    bytes.resize(2 * half);  // [num_blocks] K blocks, then [num_blocks] V blocks
+    backend_->ReadKvBlocks(layer, blocks, bytes.data(), bytes.data() + half);
   }
   return snapshot;
 }

@@ -37,8 +37,8 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -113,6 +113,9 @@ struct RequestOptions {
   // KvSnapshot then carries the header, token ids and first tokens but no layers. The sink must
   // be quick (it runs inside the forward pass).
   std::function<void(KvLayerBlocks)> kv_sink = nullptr;
+  // kv_sink only, > 0: a layer's new blocks come in pieces of at most this many blocks (so that
+  // a sink cutting messages of that size can move each piece's bytes instead of copying them).
+  int kv_sink_max_blocks = 0;
 };
 
 struct TokenEvent {
@@ -129,8 +132,8 @@ struct TokenEvent {
   FinishReason finish = FinishReason::kNone;  // set on the sample's last event
   // finish kStopString: which of SamplingParams.stop matched (the services name it).
   int stop_index = -1;
-  absl::Status error;                         // why, when finish is kError
-  bool request_done = false;                  // the request's last event
+  absl::Status error;         // why, when finish is kError
+  bool request_done = false;  // the request's last event
   // On a sample's last event: usage.
   int num_prompt_tokens = 0;
   int num_cached_prompt_tokens = 0;  // prompt tokens found in the prefix cache (first admission)

@@ -236,7 +236,8 @@ TEST_F(EngineTest, ExportedKvContinuesIdenticallyInAnotherEngine) {
 }
 
 // A streaming export (RequestOptions::kv_sink) sends every (layer, block) once, while the
-// chunked prompt computes, and the bytes are the snapshot's; again on a prefix-cache hit.
+// chunked prompt computes, and the bytes are the snapshot's; again on a prefix-cache hit; and
+// in pieces of at most kv_sink_max_blocks blocks when that is set.
 TEST_F(EngineTest, StreamedKvEqualsTheSnapshot) {
   const std::vector<int32_t> prompt = Prompt(150, 3);  // chunks of 64, 64, 22; blocks of 4
   std::unique_ptr<Engine> reference = NewEngine();
@@ -252,59 +253,67 @@ TEST_F(EngineTest, StreamedKvEqualsTheSnapshot) {
   const size_t row = block_bytes / static_cast<size_t>(h.num_kv_heads * h.block_size);
   const int used_in_last = 150 - (num_blocks - 1) * h.block_size;
 
-  std::unique_ptr<Engine> engine = NewEngine();
-  for (int round = 0; round < 2; ++round) {  // the second finds the prompt in the prefix cache
-    std::vector<std::vector<int>> seen(static_cast<size_t>(h.num_layers),
-                                       std::vector<int>(static_cast<size_t>(num_blocks), 0));
-    int step = 0;
-    std::set<int> steps_with_kv;
-    int last_layer = -1;
-    RequestOptions options{.export_kv = true};
-    options.kv_sink = [&](KvLayerBlocks b) {
-      if (steps_with_kv.insert(step).second) last_layer = -1;
-      EXPECT_GE(b.layer, last_layer) << "layers in order within a step";
-      last_layer = b.layer;
-      ASSERT_EQ(b.k.size(), static_cast<size_t>(b.num_blocks) * block_bytes);
-      ASSERT_EQ(b.v.size(), b.k.size());
-      const std::string& layer = snapshot->layers[static_cast<size_t>(b.layer)];
-      for (int i = 0; i < b.num_blocks; ++i) {
-        const int block = b.first_block + i;
-        ++seen[static_cast<size_t>(b.layer)][static_cast<size_t>(block)];
-        const int used = block == num_blocks - 1 ? used_in_last : h.block_size;
-        for (int head = 0; head < h.num_kv_heads; ++head) {
-          const size_t in_block = static_cast<size_t>(head * h.block_size) * row;
-          const size_t len = static_cast<size_t>(used) * row;
-          EXPECT_EQ(b.k.substr(i * block_bytes + in_block, len),
-                    layer.substr(block * block_bytes + in_block, len));
-          EXPECT_EQ(b.v.substr(i * block_bytes + in_block, len),
-                    layer.substr((num_blocks + block) * block_bytes + in_block, len));
+  for (int max_blocks : {0, 3}) {
+    SCOPED_TRACE(testing::Message() << "kv_sink_max_blocks " << max_blocks);
+    std::unique_ptr<Engine> engine = NewEngine();
+    for (int round = 0; round < 2; ++round) {  // the second finds the prompt in the prefix cache
+      std::vector<std::vector<int>> seen(static_cast<size_t>(h.num_layers),
+                                         std::vector<int>(static_cast<size_t>(num_blocks), 0));
+      int step = 0;
+      std::set<int> steps_with_kv;
+      int last_layer = -1;
+      RequestOptions options{.export_kv = true};
+      options.kv_sink_max_blocks = max_blocks;
+      options.kv_sink = [&](KvLayerBlocks b) {
+        if (max_blocks > 0) {
+        EXPECT_LE(b.num_blocks, max_blocks);
+      }
+        if (steps_with_kv.insert(step).second) last_layer = -1;
+        EXPECT_GE(b.layer, last_layer) << "layers in order within a step";
+        last_layer = b.layer;
+        ASSERT_EQ(b.k.size(), static_cast<size_t>(b.num_blocks) * block_bytes);
+        ASSERT_EQ(b.v.size(), b.k.size());
+        const std::string& layer = snapshot->layers[static_cast<size_t>(b.layer)];
+        for (int i = 0; i < b.num_blocks; ++i) {
+          const int block = b.first_block + i;
+          ++seen[static_cast<size_t>(b.layer)][static_cast<size_t>(block)];
+          const int used = block == num_blocks - 1 ? used_in_last : h.block_size;
+          for (int head = 0; head < h.num_kv_heads; ++head) {
+            const size_t in_block = static_cast<size_t>(head * h.block_size) * row;
+            const size_t len = static_cast<size_t>(used) * row;
+            EXPECT_EQ(b.k.substr(i * block_bytes + in_block, len),
+                      layer.substr(block * block_bytes + in_block, len));
+            EXPECT_EQ(b.v.substr(i * block_bytes + in_block, len),
+                      layer.substr((num_blocks + block) * block_bytes + in_block, len));
+          }
         }
+      };
+      ASSERT_TRUE(engine->AddRequest(prompt, Greedy(1), options).ok());
+      std::shared_ptr<const KvSnapshot> last;
+      while (engine->HasWork()) {
+        absl::StatusOr<std::vector<TokenEvent>> events = engine->Step();
+        ASSERT_TRUE(events.ok()) << events.status();
+        for (const TokenEvent& e : *events) {
+          if (e.request_done) last = e.kv;
+        }
+        ++step;
       }
-    };
-    ASSERT_TRUE(engine->AddRequest(prompt, Greedy(1), options).ok());
-    std::shared_ptr<const KvSnapshot> last;
-    while (engine->HasWork()) {
-      absl::StatusOr<std::vector<TokenEvent>> events = engine->Step();
-      ASSERT_TRUE(events.ok()) << events.status();
-      for (const TokenEvent& e : *events) {
-        if (e.request_done) last = e.kv;
+      for (const auto& layer : seen) {
+        for (int count : layer) ASSERT_EQ(count, 1) << "round " << round;
       }
-      ++step;
+      if (round == 0) {
+        EXPECT_GE(steps_with_kv.size(), 3u) << "sent while the chunks computed";
+      }
+      ASSERT_NE(last, nullptr);
+      EXPECT_TRUE(last->layers.empty());
+      ASSERT_EQ(last->first_tokens.size(), 1u);
+      EXPECT_EQ(last->first_tokens[0].token_id, snapshot->first_tokens[0].token_id);
     }
-    for (const auto& layer : seen) {
-      for (int count : layer) ASSERT_EQ(count, 1) << "round " << round;
-    }
-    if (round == 0) {
-      EXPECT_GE(steps_with_kv.size(), 3u) << "sent while the chunks computed";
-    }
-    ASSERT_NE(last, nullptr);
-    EXPECT_TRUE(last->layers.empty());
-    ASSERT_EQ(last->first_tokens.size(), 1u);
-    EXPECT_EQ(last->first_tokens[0].token_id, snapshot->first_tokens[0].token_id);
+    EXPECT_GT(engine->Load().scheduler.prefix_cache.hit_tokens, 0u);
   }
-  EXPECT_GT(engine->Load().scheduler.prefix_cache.hit_tokens, 0u);
-  EXPECT_EQ(engine->AddRequest(prompt, Greedy(1), {.kv_sink = [](KvLayerBlocks) {}}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      reference->AddRequest(prompt, Greedy(1), {.kv_sink = [](KvLayerBlocks) {}}).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 // ExportKv of a live, decoding sample: another engine continues from its KV.
