@@ -32,8 +32,9 @@ absl::StatusOr<std::shared_ptr<void>> MapHugePageAligned(size_t bytes) {
   const uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
   if (aligned > start) munmap(raw, aligned - start);
   const uintptr_t end = start + length + kHugePage;
-  if (end > aligned + length)
+  if (end > aligned + length) {
     munmap(reinterpret_cast<void*>(aligned + length), end - aligned - length);
+  }
   void* data = reinterpret_cast<void*>(aligned);
   madvise(data, length, MADV_HUGEPAGE);  // a hint: without THP, small pages still work
   return std::shared_ptr<void>(data, [length](void* p) { munmap(p, length); });

@@ -44,11 +44,10 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& 
 MappedFile::~MappedFile() { ::munmap(const_cast<std::byte*>(data_), size_); }
 
 bool MappedFile::ReleasePages(const std::byte* begin, size_t bytes) const {
-  if (begin < data_ || bytes > size_ || begin - data_ > static_cast<ptrdiff_t>(size_ - bytes)) {
-    return false;
-  }
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto start = reinterpret_cast<uintptr_t>(begin);
+  const auto mapped = reinterpret_cast<uintptr_t>(data_);
+  if (start < mapped || bytes > size_ || start - mapped > size_ - bytes) return false;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t first = (start + page - 1) / page * page;
   const uintptr_t last = (start + bytes) / page * page;
   // Pages shared with a neighbouring tensor stay: it may still be read from here.
