@@ -74,9 +74,9 @@ void SmallBatchQ8_0Avx2(const Weight& w, const QuantizedX& x, float* y, const fl
 // micro-kernels multiplying x tiles by them:
 // - AVX-512 VNNI: the Q8_0 groups layout (q8_0_groups.h), made once at upload by
 //   PackQ8_0Avx512 (rows [row_lo, row_lo + count) of a row-major weight into
-//   ceil(count / 16) groups): one zmm holds 4 k of 16 rows as w + 128 (unsigned), and
-//   vpdpbusd against 4 bytes of an x row broadcast adds 64 products (then the 128 * sum(x)
-//   correction). Tile: up to 4 x rows x 32 weight rows, 8 int32 + 8 f32 accumulators.
+//   ceil(count / 16) groups): one zmm holds 4 k of 16 rows, made unsigned (w + 128) as it is
+//   loaded, and vpdpbusd against 4 bytes of an x row broadcast adds 64 products (then the
+//   128 * sum(x) correction). Tile: up to 4 x rows x 32 weight rows, 8 int32 + 8 f32 accumulators.
 // - AVX2: groups of 8 rows of a row-major weight packed per call: per block 8 f32 scales,
 //   then [8 (k / 4)][8 rows][4 bytes] (one ymm per 4 k); signed x signed through vpsignb +
 //   vpmaddubsw + vpmaddwd. Tile: 4 x rows x 8 weight rows. That layout is private to
@@ -87,8 +87,8 @@ void PackQ8_0Avx512(const Weight& w, int64_t row_lo, int64_t count, std::byte* p
 void GemmQ8_0Avx512(const QuantizedX& x, const std::byte* packed, int64_t count, const float* bias,
                     float* y, int64_t ldy);
 // AMX-INT8 on the AVX-512 packing: whole tiles of 16 x rows (the last n % 16 rows through
-// the VNNI micro-kernel): per block one tdpbsud (x tile 16 x 32 signed bytes, the group's
-// block as B), the int32 tile stored and scaled into 16 f32 zmm accumulators.
+// the VNNI micro-kernel): per block one tdpbssd (x tile 16 x 32 signed bytes, the group's
+// block as B, signed), the int32 tile stored and scaled into 16 f32 zmm accumulators.
 void GemmQ8_0Amx(const QuantizedX& x, const std::byte* packed, int64_t count, const float* bias,
                  float* y, int64_t ldy);
 int64_t PackedQ8_0GroupBytesAvx2(int64_t cols);

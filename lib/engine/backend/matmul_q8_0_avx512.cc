@@ -3,11 +3,13 @@
 // Every function here carries R1_AVX512 (or R1_AMX) and is only called after
 // DetectCpuKernelLevel() returned kAvx512 (kAmx).
 //
-// vpdpbusd multiplies unsigned bytes by signed bytes (4 products summed into each int32 lane).
-// Both operands are signed here, so the unsigned side is w + 128 (w ^ 0x80: exact for every
-// int8, -128 included) and each block's result is corrected by -128 * sum(x block), which the
-// quantizer stored: sum((w + 128) * x) - 128 * sum(x) = sum(w * x), exactly, in int32 (at most
-// 32 * 255 * 127 per block).
+// The layout stores w as signed bytes. AMX multiplies signed by signed (tdpbssd): no
+// correction. vpdpbusd multiplies unsigned bytes by signed bytes (4 products summed into each
+// int32 lane), so the VNNI kernels make the weight side unsigned as they load it, w + 128
+// (w ^ 0x80: exact for every int8, -128 included; one XOR per 64 bytes, shared by every x row
+// of the tile), and start each block's sum at -128 * sum(x block), which the quantizer stored:
+// sum((w + 128) * x) - 128 * sum(x) = sum(w * x), exactly, in int32 (at most 32 * 255 * 127 per
+// block).
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -37,7 +39,8 @@ R1_AVX512 inline __m512 BlockScales(const std::byte* packed) {
 
 // ---- GEMM micro-kernel: y[M rows, NG * 16 columns] for M x rows (row stride `cols`
 // bytes) and NG packed groups (stride group_bytes). Per block: the int32 accumulators start at
-// the correction, 8 steps of 4 k each do NG loads and M broadcasts for M * NG vpdpbusd, then
+// the correction, 8 steps of 4 k each do NG loads (and flips) and M broadcasts for M * NG
+// vpdpbusd, then
 // M * NG conversions and FMAs with the scales. M = 4, NG = 2: 8 int32 + 8 f32 accumulators,
 // 2 weight vectors, scale vectors and broadcasts: under the 32 zmm registers.
 template <int M, int NG>
@@ -51,6 +54,7 @@ R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, in
 #pragma GCC unroll 8
     for (int g = 0; g < NG; ++g) acc[m][g] = _mm512_setzero_ps();
   }
+  const __m512i flip = _mm512_set1_epi32(static_cast<int>(0x80808080u));
   for (int64_t b = 0; b < blocks; ++b) {
     const std::byte* packed = groups + b * kPackedBlockBytes;
     __m512i dot[M][NG];
@@ -66,7 +70,8 @@ R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, in
       __m512i wv[NG];
 #pragma GCC unroll 8
       for (int g = 0; g < NG; ++g) {
-        wv[g] = _mm512_loadu_si512(packed + g * group_bytes + kScaleBytes + s * 64);
+        wv[g] = _mm512_xor_si512(
+            _mm512_loadu_si512(packed + g * group_bytes + kScaleBytes + s * 64), flip);
       }
 #pragma GCC unroll 8
       for (int m = 0; m < M; ++m) {
@@ -116,11 +121,12 @@ constexpr std::array<const GemmTileFn*, sizeof...(I)> MakeGemmTiles(std::index_s
 }
 constexpr auto kGemmTiles = MakeGemmTiles(std::make_index_sequence<kTileRows>());
 
-// ---- AMX: one tile op per block of 16 x rows by 16 weight rows. tdpbsud multiplies the x
+// ---- AMX: one tile op per block of 16 x rows by 16 weight rows. tdpbssd multiplies the x
 // tile (A: 16 rows x 32 signed bytes, one block) by the group's packed block (B: 8 rows of
-// [16 columns][4 bytes] of w + 128, unsigned: the very layout above) into 16 x 16 int32; the
-// int32 tile goes through memory (tilestored) to the vector unit, which applies the
-// correction and the scales and accumulates in f32 registers. Blocks alternate between two
+// [16 columns][4 bytes] of signed w: the very layout above) into 16 x 16 int32; the int32 tile
+// goes through memory (tilestored) to the vector unit, which applies the scales and
+// accumulates in f32 registers (the vector work per block, not the tile op, bounds this
+// kernel: signed x signed spares it the VNNI kernels' correction). Blocks alternate between two
 // tile sets (C, A, B = tiles 0, 1, 2 and 3, 4, 5) so that one block's tile work overlaps the
 // previous block's vector work.
 #define R1_AMX                                                                  \
@@ -153,15 +159,13 @@ R1_AMX void ConfigureTiles() {
   _tile_loadconfig(&config);
 }
 
-// acc[16 x rows] += (int32 tile rows [16][16] - 128 * sum(x block)) * w scales * x scale.
+// acc[16 x rows] += int32 tile rows [16][16] * w scales * x scale.
 R1_AMX inline void ApplyBlock(const int32_t* tile, const std::byte* packed, const float* xd,
-                              const int32_t* xs, int64_t blocks, __m512* acc) {
+                              int64_t blocks, __m512* acc) {
   const __m512 dw = BlockScales(packed);
 #pragma GCC unroll 16
   for (int r = 0; r < 16; ++r) {
-    const __m512i dot = _mm512_add_epi32(_mm512_load_si512(tile + 16 * r),
-                                         _mm512_set1_epi32(-128 * xs[r * blocks]));
-    acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+    acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(tile + 16 * r)),
                              _mm512_mul_ps(dw, _mm512_set1_ps(xd[r * blocks])), acc[r]);
   }
 }
@@ -176,13 +180,13 @@ R1_AMX inline void BlockTile(const int8_t* xq, int64_t cols, const std::byte* pa
     _tile_zero(0);
     _tile_loadd(1, xq, cols);
     _tile_loadd(2, packed + kScaleBytes, 64);
-    _tile_dpbsud(0, 1, 2);
+    _tile_dpbssd(0, 1, 2);
     _tile_stored(0, out, 64);
   } else {
     _tile_zero(3);
     _tile_loadd(4, xq, cols);
     _tile_loadd(5, packed + kScaleBytes, 64);
-    _tile_dpbsud(3, 4, 5);
+    _tile_dpbssd(3, 4, 5);
     _tile_stored(3, out, 64);
   }
 }
@@ -190,8 +194,8 @@ R1_AMX inline void BlockTile(const int8_t* xq, int64_t cols, const std::byte* pa
 // y[16 rows, valid columns] for 16 x rows and one packed group (tiles configured). Software
 // pipelined: block b + 1's tile work is issued before block b's vector work, which reads the
 // int32 tile stored one step earlier, so that neither waits for the other.
-R1_AMX void AmxTile(const int8_t* xq, const float* xd, const int32_t* xs, int64_t cols,
-                    const std::byte* group, int valid, const float* bias, float* y, int64_t ldy) {
+R1_AMX void AmxTile(const int8_t* xq, const float* xd, int64_t cols, const std::byte* group,
+                    int valid, const float* bias, float* y, int64_t ldy) {
   const int64_t blocks = cols / kQ8_0BlockValues;
   alignas(64) int32_t tiles[2][16 * 16];  // [set][16 x rows][16 columns]
   __m512 acc[16];
@@ -203,14 +207,14 @@ R1_AMX void AmxTile(const int8_t* xq, const float* xd, const int32_t* xs, int64_
     const std::byte* p0 = group + b * kPackedBlockBytes;
     const std::byte* p1 = p0 + kPackedBlockBytes;
     BlockTile<1>(xq + (b + 1) * kQ8_0BlockValues, cols, p1, tiles[1]);
-    ApplyBlock(tiles[0], p0, xd + b, xs + b, blocks, acc);
+    ApplyBlock(tiles[0], p0, xd + b, blocks, acc);
     if (b + 2 < blocks) {
       BlockTile<0>(xq + (b + 2) * kQ8_0BlockValues, cols, p1 + kPackedBlockBytes, tiles[0]);
     }
-    ApplyBlock(tiles[1], p1, xd + b + 1, xs + b + 1, blocks, acc);
+    ApplyBlock(tiles[1], p1, xd + b + 1, blocks, acc);
   }
   if (b < blocks) {
-    ApplyBlock(tiles[0], group + b * kPackedBlockBytes, xd + b, xs + b, blocks, acc);
+    ApplyBlock(tiles[0], group + b * kPackedBlockBytes, xd + b, blocks, acc);
   }
   const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
   const __m512 bv = bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias) : _mm512_setzero_ps();
@@ -237,9 +241,8 @@ R1_AVX512 void PackQ8_0Avx512(const Weight& w, int64_t row_lo, int64_t count, st
   const __m512i offsets =
       _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                          _mm512_set1_epi32(static_cast<int>(row_bytes)));
-  const __m512i flip = _mm512_set1_epi32(static_cast<int>(0x80808080u));
   for (int64_t g = 0; g * kGroupRows < count; ++g) {
-    // Rows past `count` in the last group are not read: scale 0 and w = 0 (stored as 0x80).
+    // Rows past `count` in the last group are not read: scale 0 and w = 0.
     const int64_t valid = std::min(kGroupRows, count - g * kGroupRows);
     const __mmask16 rows = static_cast<__mmask16>((1u << valid) - 1);
     const std::byte* group = base + g * kGroupRows * row_bytes;
@@ -254,7 +257,7 @@ R1_AVX512 void PackQ8_0Avx512(const Weight& w, int64_t row_lo, int64_t count, st
       for (int s = 0; s < 8; ++s) {
         const __m512i four = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, offsets,
                                                          block + 2 + 4 * s, 1);
-        _mm512_storeu_si512(dst + kScaleBytes + s * 64, _mm512_xor_si512(four, flip));
+        _mm512_storeu_si512(dst + kScaleBytes + s * 64, four);
       }
     }
   }
@@ -278,10 +281,9 @@ void GemmQ8_0Amx(const QuantizedX& x, const std::byte* packed, int64_t count, co
     for (int t = 0; t < full_rows; t += 16) {
       for (int64_t g = 0; g < groups; ++g) {
         const int valid = static_cast<int>(std::min<int64_t>(kGroupRows, count - g * kGroupRows));
-        AmxTile(x.values.data() + t * cols, x.scales.data() + t * blocks,
-                x.sums.data() + t * blocks, cols, packed + g * group_bytes, valid,
-                bias != nullptr ? bias + g * kGroupRows : nullptr, y + t * ldy + g * kGroupRows,
-                ldy);
+        AmxTile(x.values.data() + t * cols, x.scales.data() + t * blocks, cols,
+                packed + g * group_bytes, valid, bias != nullptr ? bias + g * kGroupRows : nullptr,
+                y + t * ldy + g * kGroupRows, ldy);
       }
     }
     ReleaseTiles();

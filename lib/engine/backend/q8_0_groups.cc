@@ -58,8 +58,7 @@ void ReadQ8_0Block(const Weight& w, int64_t row, int64_t block, float* scale, in
   const std::byte* quants = b + 2 * kQ8_0GroupRows;
   for (int step = 0; step < kQ8_0BlockValues / 4; ++step) {
     for (int i = 0; i < 4; ++i) {
-      const auto stored = static_cast<uint8_t>(quants[(step * kQ8_0GroupRows + lane) * 4 + i]);
-      values[step * 4 + i] = static_cast<int8_t>(stored ^ 0x80);  // undo the + 128
+      values[step * 4 + i] = static_cast<int8_t>(quants[(step * kQ8_0GroupRows + lane) * 4 + i]);
     }
   }
 }

@@ -1,12 +1,12 @@
 // The CPU backend's own layout for Q8_0 weights ("Q8_0 groups"), made once when a weight is
 // uploaded at kernel level kAvx512 or above: rows in groups of 16, each group's blocks
-// contiguous, each block interleaved for vpdpbusd and AMX tdpbsud:
+// contiguous, each block interleaved for vpdpbusd and AMX tdpbssd:
 //
 //   weight  [ceil(rows / 16) groups][cols / 32 blocks][kQ8_0GroupBlockBytes]
-//   block   [16 rows] fp16 scales (32 bytes), then [8 (k / 4)][16 rows][4 bytes] of w + 128
+//   block   [16 rows] fp16 scales (32 bytes), then [8 (k / 4)][16 rows][4 bytes] of int8 w
 //
-// so one 64-byte load holds 4 consecutive k of all 16 rows, as unsigned bytes (w ^ 0x80),
-// and a block costs 16 * 34 bytes, exactly as in the file. Rows past `rows` in the last group
+// so one 64-byte load (or one AMX B-tile row) holds 4 consecutive k of all 16 rows, and a block
+// costs 16 * 34 bytes, exactly as in the file. Rows past `rows` in the last group
 // are padding: scale 0, w = 0. Why: the file's row layout makes the decode GEMV stream 8-16
 // rows at once in 34-byte pieces (19.6 GB/s for Qwen2-1.5B's Q8_0 decode here); this layout is
 // one contiguous stream per group (28.8 GB/s, against a 31 GB/s read limit) and needs no
