@@ -3,8 +3,9 @@
 // independent grpc-js client built from our protos. Greedy output through the gateway must be
 // token-identical to r1serve-generate on the same model and prompt, disaggregated and colocated;
 // the text must equal the tokenizer's decode of those tokens. Also: concurrent requests, n > 1,
-// stop strings, Chat's reasoning split, cancellation, overload, a decode instance killed
-// mid-stream (UNAVAILABLE, no hang), a dead prefill instance (retried on another), metrics.
+// stop strings, Chat's reasoning split, cancellation, a client that stops reading, overload, a
+// decode instance killed mid-stream (UNAVAILABLE, no hang), a dead prefill instance (retried on
+// another), metrics.
 'use strict';
 
 const test = require('node:test');
@@ -332,6 +333,32 @@ test('cancelling a stream cancels the downstream calls', async () => {
   await waitFor('the gateway to finish the request', async () =>
     metricValue(await fetchMetrics(disagg.svc.metricsPort),
                 'r1serve_gateway_requests_running') === 0);
+});
+
+test('a client that stops reading holds back its own stream only', async () => {
+  // Enough messages to fill HTTP/2's windows and the gateway's bounded write queue while the
+  // client does not read (checked once by hand: the bound is reached with these numbers): the
+  // request's thread waits for the client; another request meanwhile is served as usual.
+  const tokens = 8000;
+  let paused = false;
+  let other = null;
+  const slow = generate(disagg.client,
+                        {token_ids: {ids: PROMPT}, sampling: {...LONG, max_tokens: tokens}}, {
+    onMessage: (m, call) => {
+      if (paused) return;
+      paused = true;
+      call.pause();
+      other = generate(disagg.client, {token_ids: {ids: PROMPT}, sampling: GREEDY});
+      other.then(() => setTimeout(() => call.resume(), 2000));
+    },
+  });
+  const r = await slow;
+  assert.equal(r.error, null, String(r.error));
+  assert.equal(r.samples[0].tokens.length, tokens);
+  assert.equal(r.samples[0].finish, 'FINISH_REASON_LENGTH');
+  const o = await other;
+  assert.equal(o.error, null, String(o.error));
+  assert.equal(o.samples[0].tokens.length, GREEDY.max_tokens);
 });
 
 test('overload: past --max_in_flight_requests a call gets RESOURCE_EXHAUSTED at once', async () => {

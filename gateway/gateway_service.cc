@@ -1,6 +1,6 @@
 #include "gateway/gateway_service.h"
 
-#include <deque>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -27,107 +27,23 @@ void Convert(v1::GatewayGenerateResponse in, v1::ChatResponse* out) {
   if (in.has_timing()) out->mutable_timing()->Swap(in.mutable_timing());
 }
 
-}  // namespace
-
-// One Generate or Chat call: a write queue the request thread fills and gRPC drains.
-// Lifetime: gRPC deletes nothing; OnDone deletes this, and OnDone comes only after Finish,
-// which the request thread calls as its very last act (Complete), so the thread never touches
-// a deleted reactor.
+// The pipeline's sink for a call answering with Response: converts and queues each message.
 template <typename Response>
-class GenerationReactor final : public grpc::ServerWriteReactor<Response>, public ResponseSink {
+class ConvertingSink final : public ResponseSink {
  public:
-  GenerationReactor(GatewayService* service, std::string request_id, absl::Time deadline)
-      : service_(service), scope_(std::move(request_id), deadline), received_(absl::Now()) {}
+  explicit ConvertingSink(rpc::StreamSender<Response> sender) : sender_(std::move(sender)) {}
 
-  CallScope& scope() { return scope_; }
-  absl::Time received() const { return received_; }
-
-  // StartWrite and Finish are called with mu_ released: gRPC may run a reaction (OnWriteDone)
-  // on the calling thread before they return. queue_ is a deque, so the front element stays put
-  // while later messages are appended.
   bool Send(v1::GatewayGenerateResponse response) override {
     Response message;
     Convert(std::move(response), &message);
-    const Response* start = nullptr;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](GenerationReactor* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-            return r->broken_ || r->queue_.size() < kMaxQueuedMessages;
-          },
-          this));
-      if (broken_) return false;
-      queue_.push_back(std::move(message));
-      if (!writing_) {
-        writing_ = true;
-        start = &queue_.front();
-      }
-    }
-    if (start != nullptr) this->StartWrite(start);
-    return true;
-  }
-
-  // Ends the call with `status` once the queue is written; the caller must not touch the
-  // reactor afterwards.
-  void Complete(grpc::Status status) {
-    bool finish_now = false;
-    {
-      absl::MutexLock lock(&mu_);
-      final_status_ = std::move(status);
-      finishing_ = true;
-      finish_now = !writing_;
-      if (finish_now) finished_ = true;
-    }
-    if (finish_now) this->Finish(final_status_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    const Response* next = nullptr;
-    bool finish = false;
-    {
-      absl::MutexLock lock(&mu_);
-      queue_.pop_front();
-      if (!ok) {  // the client went away
-        broken_ = true;
-        queue_.clear();
-      }
-      if (!queue_.empty()) {
-        next = &queue_.front();
-      } else {
-        writing_ = false;
-        if (finishing_ && !finished_) finish = finished_ = true;
-      }
-    }
-    if (next != nullptr) {
-      this->StartWrite(next);
-    } else if (finish) {
-      this->Finish(final_status_);
-    }
-  }
-
-  void OnCancel() override {
-    scope_.Cancel();
-    absl::MutexLock lock(&mu_);
-    broken_ = true;
-  }
-
-  void OnDone() override {
-    service_->RequestDone();
-    delete this;
+    return sender_.Send(std::move(message));
   }
 
  private:
-  GatewayService* const service_;
-  CallScope scope_;
-  const absl::Time received_;
-  absl::Mutex mu_;
-  std::deque<Response> queue_ ABSL_GUARDED_BY(mu_);  // front: being written
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status final_status_;
+  const rpc::StreamSender<Response> sender_;
 };
+
+}  // namespace
 
 GatewayService::GatewayService(rpc::ServiceHost* host, PipelineDeps deps, GatewayOptions options)
     : host_(host), deps_(deps), options_(options) {}
@@ -172,16 +88,6 @@ absl::Time GatewayService::Deadline(const grpc::CallbackServerContext* context) 
 
 namespace {
 
-// Starts the request thread of an admitted call; `run` executes the pipeline.
-template <typename Response, typename Run>
-grpc::ServerWriteReactor<Response>* Start(GenerationReactor<Response>* reactor, Run run) {
-  std::thread([reactor, run = std::move(run)]() mutable {
-    grpc::Status status = run(reactor);
-    reactor->Complete(std::move(status));
-  }).detach();
-  return reactor;
-}
-
 template <typename Response>
 grpc::ServerWriteReactor<Response>* Refuse(grpc::Status status) {
   class Refusal final : public grpc::ServerWriteReactor<Response> {
@@ -194,35 +100,45 @@ grpc::ServerWriteReactor<Response>* Refuse(grpc::Status status) {
 
 }  // namespace
 
+template <typename Response, typename Request, typename Run>
+grpc::ServerWriteReactor<Response>* GatewayService::StartGeneration(
+    grpc::CallbackServerContext* context, const Request& request, const char* method, Run run) {
+  auto* reactor = new rpc::QueuedWriteReactor<Response>(kMaxQueuedMessages);
+  auto scope = std::make_shared<CallScope>(
+      request.request_id().empty() ? NewRequestId() : request.request_id(), Deadline(context));
+  // Client gone or deadline passed: every downstream call of the request is cancelled.
+  reactor->SetOnCancel([scope] { scope->Cancel(); });
+  const absl::Time received = absl::Now();
+  // As Rollout's: the thread owns a copy of the request (a cancelled call finishes at once, and
+  // gRPC frees its request while the pipeline winds down) and gives back its slot last.
+  std::thread([this, scope, sender = reactor->sender(), request, method, received,
+               run = std::move(run)] {
+    ConvertingSink<Response> sink(sender);
+    GenerationPipeline pipeline(deps_, scope.get(), received, &sink);
+    const grpc::Status status = run(pipeline, request);
+    deps_.metrics->ObserveRequestLatency(method, absl::ToDoubleSeconds(absl::Now() - received));
+    sender.Finish(status);
+    RequestDone();
+  }).detach();
+  return reactor;
+}
+
 grpc::ServerWriteReactor<v1::GatewayGenerateResponse>* GatewayService::Generate(
     grpc::CallbackServerContext* context, const v1::GatewayGenerateRequest* request) {
   if (grpc::Status s = Admit(context); !s.ok()) return Refuse<v1::GatewayGenerateResponse>(s);
-  auto* reactor = new GenerationReactor<v1::GatewayGenerateResponse>(
-      this, request->request_id().empty() ? NewRequestId() : request->request_id(),
-      Deadline(context));
-  PipelineDeps deps = deps_;
-  return Start(reactor, [this, deps, request](auto* r) {
-    GenerationPipeline pipeline(deps, &r->scope(), r->received(), r);
-    grpc::Status status = pipeline.RunGenerate(*request);
-    deps.metrics->ObserveRequestLatency("Generate",
-                                        absl::ToDoubleSeconds(absl::Now() - r->received()));
-    return status;
-  });
+  return StartGeneration<v1::GatewayGenerateResponse>(
+      context, *request, "Generate",
+      [](GenerationPipeline& pipeline, const v1::GatewayGenerateRequest& r) {
+        return pipeline.RunGenerate(r);
+      });
 }
 
 grpc::ServerWriteReactor<v1::ChatResponse>* GatewayService::Chat(
     grpc::CallbackServerContext* context, const v1::ChatRequest* request) {
   if (grpc::Status s = Admit(context); !s.ok()) return Refuse<v1::ChatResponse>(s);
-  auto* reactor = new GenerationReactor<v1::ChatResponse>(
-      this, request->request_id().empty() ? NewRequestId() : request->request_id(),
-      Deadline(context));
-  PipelineDeps deps = deps_;
-  return Start(reactor, [this, deps, request](auto* r) {
-    GenerationPipeline pipeline(deps, &r->scope(), r->received(), r);
-    grpc::Status status = pipeline.RunChat(*request);
-    deps.metrics->ObserveRequestLatency("Chat", absl::ToDoubleSeconds(absl::Now() - r->received()));
-    return status;
-  });
+  return StartGeneration<v1::ChatResponse>(
+      context, *request, "Chat",
+      [](GenerationPipeline& pipeline, const v1::ChatRequest& r) { return pipeline.RunChat(r); });
 }
 
 grpc::ServerWriteReactor<v1::RolloutResponse>* GatewayService::Rollout(
@@ -239,8 +155,8 @@ grpc::ServerWriteReactor<v1::RolloutResponse>* GatewayService::Rollout(
   // its request while the groups are still winding down. It gives back its in-flight slot
   // itself, last, so the service's destructor waits for it.
   std::thread([this, runner, sender, request = *request, received] {
-    const grpc::Status status =
-        runner->Run(request, [&](v1::RolloutResponse group) { return sender.Send(std::move(group)); });
+    const grpc::Status status = runner->Run(
+        request, [&](v1::RolloutResponse group) { return sender.Send(std::move(group)); });
     deps_.metrics->ObserveRequestLatency("Rollout", absl::ToDoubleSeconds(absl::Now() - received));
     sender.Finish(status);
     RequestDone();

@@ -1,15 +1,15 @@
 // The gRPC Gateway service (proto/r1serve/v1/gateway.proto): Generate and Chat stream through a
 // GenerationPipeline; Rollout runs a RolloutRunner (rollout.h) on a thread of its own.
 //
-// Threads: the server side uses the callback API (a ServerWriteReactor per call, writes queued,
-// no thread blocked on a slow client). Each admitted call runs its pipeline on a thread of its
-// own that makes blocking downstream calls (tokenizer, decode, one Detokenize stream per
-// sample). A request is a strict sequence (template -> tokenize -> route -> generate ->
-// detokenize each token in order -> retry before the first token), which reads straight as
-// blocking code and would be a tangle of chained reactors as async client code; the threads are
-// bounded by --max_in_flight_requests, and a thread per stream is cheap next to the model work
-// behind it. Client cancellation and deadlines still reach every downstream call at once
-// (CallScope).
+// Threads: the server side uses the callback API (an rpc::QueuedWriteReactor per call, writes
+// queued; a Generate or Chat thread waits only once 64 messages are queued for a slow client). Each
+// admitted call runs its pipeline on a thread of its own that makes blocking downstream calls
+// (tokenizer, decode, one Detokenize stream per sample). A request is a strict sequence (template
+// -> tokenize -> route -> generate -> detokenize each token in order -> retry before the first
+// token), which reads straight as blocking code and would be a tangle of chained reactors as async
+// client code; the threads are bounded by --max_in_flight_requests, and a thread per stream is
+// cheap next to the model work behind it. Client cancellation and deadlines still reach every
+// downstream call at once (CallScope).
 //
 //   GatewayService service(&host, deps, GatewayOptions{.max_in_flight_requests = 256});
 //   host.AddService(&service);
@@ -45,8 +45,13 @@ class GatewayService final : public v1::Gateway::CallbackService {
       grpc::CallbackServerContext* context, const v1::RolloutRequest* request) override;
 
  private:
-  template <typename Response>
-  friend class GenerationReactor;
+  // Generate and Chat: a bounded write queue fed by the pipeline, which runs on a thread of its
+  // own; `run` executes it (GenerationPipeline::RunGenerate or RunChat) and `method` names the
+  // call in the latency metric.
+  template <typename Response, typename Request, typename Run>
+  grpc::ServerWriteReactor<Response>* StartGeneration(grpc::CallbackServerContext* context,
+                                                      const Request& request, const char* method,
+                                                      Run run);
 
   // Admission and the in-flight limit; OK or the status to finish with.
   grpc::Status Admit(grpc::CallbackServerContext* context);

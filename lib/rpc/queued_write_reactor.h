@@ -3,20 +3,25 @@
 // threads (the engine loop, a KV receiver) need a queue in front of it and a way to learn that
 // the call is over without touching a reactor gRPC may already have deleted.
 //
-//   auto* reactor = new QueuedWriteReactor<GenerateResponse>();
+//   auto* reactor = new QueuedWriteReactor<GenerateResponse>();  // or (max_queued) to bound it
 //   StreamSender<GenerateResponse> sender = reactor->sender();  // copyable, outlives the reactor
 //   reactor->SetOnCancel([=] { loop->Cancel(id); });          // client gone or deadline passed
 //   sender.Send(first);                                         // from any thread
 //   sender.Finish(grpc::Status::OK);                            // after the queued messages
 //   return reactor;                                              // from the service method
 //
-// Contract: Send() after Finish() or after the call ended is dropped (returns false). Finish() is
+// Contract: Send() after Finish() or after the call ended is dropped (returns false). With a
+// bound (max_queued > 0), Send() blocks while that many messages wait, until a write makes room
+// or the call ends: a slow client slows its producer down instead of growing the queue (for a
+// producer thread of its own; not for a shared loop). Finish() is
 // idempotent; the first status wins; it is sent once every queued message has been written. When
 // the client cancels (or a write fails) the queued messages are dropped, the OnCancel callback
 // runs once (on a gRPC thread; it must not block), and the call finishes CANCELLED unless a
 // status was already given. The OnDone callback runs once when gRPC is done with the call.
 #pragma once
 
+#include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -51,6 +56,8 @@ class StreamSender {
   friend class QueuedWriteReactor<Response>;
   struct Core {
     std::mutex mu;
+    std::condition_variable room;  // the queue shrank or the call ended (bounded Send waits)
+    size_t max_queued = 0;         // 0: unbounded
     QueuedWriteReactor<Response>* reactor = nullptr;  // null once gRPC is done with the call
     std::deque<Response> queue;
     bool writing = false;  // a StartWrite is in flight
@@ -60,6 +67,12 @@ class StreamSender {
 
     bool Send(Response message) {
       std::unique_lock lock(mu);
+      if (max_queued > 0) {
+        room.wait(lock, [&] {
+          return reactor == nullptr || closed || finish_status.has_value() ||
+                 queue.size() < max_queued;
+        });
+      }
       if (reactor == nullptr || closed || finish_status.has_value()) return false;
       queue.push_back(std::move(message));
       Pump(lock);
@@ -70,6 +83,8 @@ class StreamSender {
       if (reactor == nullptr || finish_status.has_value()) return;
       finish_status = status;
       Pump(lock);
+      if (lock.owns_lock()) lock.unlock();
+      room.notify_all();  // a bounded Send waiting on another thread gives up
     }
     bool Closed() {
       std::lock_guard lock(mu);
@@ -87,6 +102,7 @@ class StreamSender {
         r->current_ = std::move(queue.front());
         queue.pop_front();
         lock.unlock();
+        room.notify_all();
         r->StartWrite(&r->current_);
         return;
       }
@@ -106,8 +122,11 @@ class StreamSender {
 template <typename Response>
 class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
  public:
-  QueuedWriteReactor() : core_(std::make_shared<typename StreamSender<Response>::Core>()) {
+  // max_queued > 0: Send() waits while that many messages are queued (see the contract).
+  explicit QueuedWriteReactor(size_t max_queued = 0)
+      : core_(std::make_shared<typename StreamSender<Response>::Core>()) {
     core_->reactor = this;
+    core_->max_queued = max_queued;
   }
 
   StreamSender<Response> sender() const { return StreamSender<Response>(core_); }
@@ -128,6 +147,8 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
         core_->finish_status = grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
       }
       core_->Pump(lock);
+      if (lock.owns_lock()) lock.unlock();
+      core_->room.notify_all();
       if (first) RunOnCancel();
       return;
     }
@@ -144,6 +165,7 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
       }
       core_->Pump(lock);
     }
+    core_->room.notify_all();
     RunOnCancel();
   }
 
@@ -154,6 +176,7 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<Response> {
       core_->closed = true;
       core_->queue.clear();
     }
+    core_->room.notify_all();
     if (on_done_) on_done_();
     delete this;
   }
