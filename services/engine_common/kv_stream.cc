@@ -107,8 +107,12 @@ absl::Status KvStreamReceiver::OnHeader(const v1::KvHeader& header) {
   }
   header_ = header;
   header_received_ = true;
-  snapshot_.layers.assign(static_cast<size_t>(ours_.num_layers),
-                          std::string(2 * blocks * static_cast<size_t>(ours_.block_bytes), '\0'));
+  // Each layer sized in place (one zeroing pass; assign() from a zeroed string would make a
+  // second, copying pass over every layer).
+  snapshot_.layers.resize(static_cast<size_t>(ours_.num_layers));
+  for (std::string& layer : snapshot_.layers) {
+    layer.resize(2 * blocks * static_cast<size_t>(ours_.block_bytes));
+  }
   received_.assign(static_cast<size_t>(ours_.num_layers) * blocks, false);
   return absl::OkStatus();
 }
