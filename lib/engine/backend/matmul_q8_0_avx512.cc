@@ -37,6 +37,12 @@ R1_AVX512 inline __m512 BlockScales(const std::byte* packed) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(packed)));
 }
 
+// Software prefetch distance, in blocks, of the weight stream in AmxTile. With 16 x rows (16
+// sequences decoding) each block is used once, straight from memory, and tdpbssd waited on
+// its tile load: Qwen2-1.5B shape, 16-sequence decode 143 -> 167 tokens/s with 4 or 8 blocks
+// ahead (16: 160); prefill, which reuses L2-resident panels, is unchanged.
+constexpr int64_t kAheadBlocks = 4;
+
 // ---- GEMM micro-kernel: y[M rows, NG * 16 columns] for M x rows (row stride `cols`
 // bytes) and NG packed groups (stride group_bytes). Per block: the int32 accumulators start at
 // the correction, 8 steps of 4 k each do NG loads (and flips) and M broadcasts for M * NG
@@ -57,6 +63,18 @@ R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, in
   const __m512i flip = _mm512_set1_epi32(static_cast<int>(0x80808080u));
   for (int64_t b = 0; b < blocks; ++b) {
     const std::byte* packed = groups + b * kPackedBlockBytes;
+    // With one x row (batch-1 decode) the hardware prefetcher keeps up with the two streams
+    // and software prefetches only cost (17.5 -> 16.9 tokens/s); with more, the loop is
+    // instruction-dense and they help (8 sequences: 78 -> 89 tokens/s).
+    if constexpr (M > 1) {
+#pragma GCC unroll 2
+      for (int g = 0; g < NG; ++g) {
+        const char* ahead = reinterpret_cast<const char*>(packed + g * group_bytes +
+                                                          kAheadBlocks * kPackedBlockBytes);
+#pragma GCC unroll 9
+        for (int line = 0; line < 9; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
+      }
+    }
     __m512i dot[M][NG];
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
@@ -194,6 +212,7 @@ R1_AMX inline void BlockTile(const int8_t* xq, int64_t cols, const std::byte* pa
 // y[16 rows, valid columns] for 16 x rows and one packed group (tiles configured). Software
 // pipelined: block b + 1's tile work is issued before block b's vector work, which reads the
 // int32 tile stored one step earlier, so that neither waits for the other.
+
 R1_AMX void AmxTile(const int8_t* xq, const float* xd, int64_t cols, const std::byte* group,
                     int valid, const float* bias, float* y, int64_t ldy) {
   const int64_t blocks = cols / kQ8_0BlockValues;
@@ -206,6 +225,10 @@ R1_AMX void AmxTile(const int8_t* xq, const float* xd, int64_t cols, const std::
   for (; b + 2 <= blocks; b += 2) {
     const std::byte* p0 = group + b * kPackedBlockBytes;
     const std::byte* p1 = p0 + kPackedBlockBytes;
+    // The two blocks kAheadBlocks on (2 x 544 bytes = 17 cache lines).
+    const char* ahead = reinterpret_cast<const char*>(p0 + kAheadBlocks * kPackedBlockBytes);
+#pragma GCC unroll 17
+    for (int line = 0; line < 17; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
     BlockTile<1>(xq + (b + 1) * kQ8_0BlockValues, cols, p1, tiles[1]);
     ApplyBlock(tiles[0], p0, xd + b, blocks, acc);
     if (b + 2 < blocks) {
