@@ -17,11 +17,8 @@
 
 namespace r1serve::verify {
 
-// "python" when the task names no language.
-std::string CodeLanguage(const CodeTask& task);
-
-// INVALID_ARGUMENT naming the problem: a language the sandbox cannot run, no tests, a function
-// call whose arguments are not a JSON array, an expected value that is not JSON.
+// INVALID_ARGUMENT naming the problem: no tests, or what RunCodeTests would refuse (a language
+// the sandbox cannot run, a malformed function-call test): ValidateCodeTests.
 absl::Status ValidateCodeTask(const CodeTask& task);
 
 // `limits` already holds the task's own limits or the defaults. Past `deadline` the verdict is

@@ -241,6 +241,12 @@ TEST(RewardScorerTest, CodeTestsBadTestsAreItemErrors) {
   RewardItem item = Item("c", TaskType::kCode, "</think>```python\ndef f(a):\n    return a\n```");
   item.task.code.tests = {FunctionCallCase{"f", "not json", "1"}};
   EXPECT_NE(scorer.Score(item).error.message().find("arguments_json"), std::string::npos);
+  // Refused up front, as an item error, not run and reported as a sandbox failure.
+  item.task.code.tests = {FunctionCallCase{"f()", "[1]", "1"}};
+  const RewardResult bad_name = scorer.Score(item);
+  EXPECT_EQ(bad_name.error.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_name.error.message().find("function_name"), std::string::npos);
+  EXPECT_EQ(bad_name.error.message().find("sandbox failed"), std::string::npos);
   item.task.code.tests = {};
   EXPECT_EQ(scorer.Score(item).error.code(), absl::StatusCode::kInvalidArgument);
 }

@@ -17,12 +17,6 @@ namespace {
 
 constexpr char kNotRun[] = "not run: deadline exceeded";
 
-std::string_view CanonicalLanguage(std::string_view language) {
-  if (language.empty()) return "python";
-  if (language == "c++") return "cpp";
-  return language;
-}
-
 bool IsFunctionName(const std::string& name) {
   static const std::regex* pattern =
       new std::regex("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?");
@@ -85,12 +79,30 @@ absl::StatusOr<TestOutcome> RunOneTest(const LanguageRuntime& runtime, const Pro
   spec.limits = ToSandboxLimits(limits, wall);
   ASSIGN_OR_RETURN(SandboxResult run, RunInSandbox(spec));
   if (run.end == SandboxEnd::kWallTimeout && deadline_cut) {
-    return TestOutcome{false, kNotRun, run.wall};
+    return TestOutcome{false, kNotRun, run.wall, /*not_run=*/true};
   }
   return JudgeTest(test, run);
 }
 
 }  // namespace
+
+std::string_view CanonicalCodeLanguage(std::string_view language) {
+  if (language.empty()) return "python";
+  if (language == "c++") return "cpp";
+  return language;
+}
+
+absl::Status ValidateCodeTests(std::string_view language, std::span<const CodeTestCase> tests) {
+  const std::string_view canonical = CanonicalCodeLanguage(language);
+  if (FindRuntime(canonical) == nullptr) {
+    const std::vector<std::string> supported = SupportedCodeLanguages();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "code language \"", std::string(language), "\" is not supported (this server runs: ",
+        supported.empty() ? "none, the sandbox is unavailable" : absl::StrJoin(supported, ", "),
+        ")"));
+  }
+  return ValidateTests(tests, canonical);
+}
 
 std::vector<std::string> SupportedCodeLanguages() {
   std::vector<std::string> out;
@@ -101,14 +113,8 @@ std::vector<std::string> SupportedCodeLanguages() {
 absl::StatusOr<CodeRunResult> RunCodeTests(std::string_view language, std::string_view program,
                                            std::span<const CodeTestCase> tests,
                                            const CodeLimits& limits, absl::Time deadline) {
-  const std::string_view canonical = CanonicalLanguage(language);
-  const LanguageRuntime* runtime = FindRuntime(canonical);
-  if (runtime == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "language \"", std::string(language),
-        "\" cannot run here (supported: ", absl::StrJoin(SupportedCodeLanguages(), ", "), ")"));
-  }
-  RETURN_IF_ERROR(ValidateTests(tests, canonical));
+  RETURN_IF_ERROR(ValidateCodeTests(language, tests));
+  const LanguageRuntime* runtime = FindRuntime(CanonicalCodeLanguage(language));
   CodeRunResult result;
   result.isolation = Isolation().Describe();
   if (absl::Now() >= deadline && !tests.empty()) {
@@ -119,7 +125,7 @@ absl::StatusOr<CodeRunResult> RunCodeTests(std::string_view language, std::strin
   for (const CodeTestCase& test : tests) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      result.tests.push_back({false, kNotRun, absl::ZeroDuration()});
+      result.tests.push_back({false, kNotRun, absl::ZeroDuration(), /*not_run=*/true});
       continue;
     }
     if (image.error) {
@@ -131,7 +137,7 @@ absl::StatusOr<CodeRunResult> RunCodeTests(std::string_view language, std::strin
     ASSIGN_OR_RETURN(TestOutcome outcome,
                      RunOneTest(*runtime, image, test, limits,
                                 deadline_cut ? left : limits.test_timeout, deadline_cut));
-    if (outcome.reason != kNotRun) ++completed;
+    if (!outcome.not_run) ++completed;
     if (outcome.passed) ++result.passed;
     result.tests.push_back(std::move(outcome));
   }

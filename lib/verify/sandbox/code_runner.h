@@ -60,6 +60,7 @@ struct TestOutcome {
   // "compile error: <stderr tail>", "not run: deadline exceeded".
   std::string reason;
   absl::Duration wall;
+  bool not_run = false;  // the call's deadline stopped it (reason "not run: deadline exceeded")
 };
 
 struct CodeRunResult {
@@ -70,6 +71,13 @@ struct CodeRunResult {
   // The sandbox layers in use (SandboxIsolation::Describe()).
   std::string isolation;
 };
+
+// "python" for "", "cpp" for "c++", any other name as it is.
+std::string_view CanonicalCodeLanguage(std::string_view language);
+
+// The checks RunCodeTests makes before running anything (see its INVALID_ARGUMENT cases), for
+// callers that validate a request up front. `language` as RunCodeTests takes it.
+absl::Status ValidateCodeTests(std::string_view language, std::span<const CodeTestCase> tests);
 
 // Languages runnable here: "python" (a python3 found on this host that works in the sandbox)
 // and "cpp" (g++, C++17, stdio tests only). Empty when the sandbox cannot work on this host;
