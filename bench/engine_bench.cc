@@ -39,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "bench/run_stats.h"
 #include "lib/base/status_macros.h"
 #include "lib/engine/backend/backend.h"
 #include "lib/engine/format/model.h"
@@ -76,20 +77,6 @@ std::vector<int32_t> MakePromptIds(int length, uint32_t seed) {
     ids.push_back(static_cast<int32_t>(s % 100000));
   }
   return ids;
-}
-
-Json Summary(const std::vector<double>& values) {
-  std::vector<double> sorted = values;
-  std::sort(sorted.begin(), sorted.end());
-  const size_t mid = sorted.size() / 2;
-  const double median = sorted.size() % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  auto round = [](double x) { return std::round(x * 100) / 100; };
-  Json runs = Json::array();
-  for (double v : values) runs.push_back(round(v));
-  return {{"median", round(median)},
-          {"min", round(sorted.front())},
-          {"max", round(sorted.back())},
-          {"runs", runs}};
 }
 
 SamplingParams Greedy(int max_tokens) {
@@ -215,16 +202,16 @@ absl::Status Run() {
       {"prefill_flops_per_token", 2 * layer_matrix_params},
       {"threads", threads},
       {"runs", runs},
-      {"prefill", {{"prompt_tokens", prompt_len}, {"tokens_per_s", Summary(prefill)}}},
+      {"prefill", {{"prompt_tokens", prompt_len}, {"tokens_per_s", bench::RunStatsJson(prefill)}}},
       {"decode_batch1",
        {{"context_start", prompt_len},
         {"tokens", decode_tokens},
-        {"tokens_per_s", Summary(decode)}}},
+        {"tokens_per_s", bench::RunStatsJson(decode)}}},
       {"decode_concurrent",
        {{"sequences", sequences},
         {"prompt_tokens_each", sequence_prompt_len},
         {"tokens_each", sequence_tokens},
-        {"tokens_per_s", Summary(concurrent)}}},
+        {"tokens_per_s", bench::RunStatsJson(concurrent)}}},
   };
   const std::string json = result.dump(2) + "\n";
   if (const std::string out = absl::GetFlag(FLAGS_out); !out.empty()) {

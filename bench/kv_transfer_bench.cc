@@ -25,6 +25,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/run_stats.h"
 #include "lib/rpc/client_channel.h"
 #include "r1serve/v1/prefill.grpc.pb.h"
 #include "services/engine_common/kv_stream.h"
@@ -41,15 +42,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-struct Stats {
-  double median, min, max;
-};
-
-Stats Summarize(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return {v[v.size() / 2], v.front(), v.back()};
-}
 
 engine::KvHeader HeaderFromInfo(const v1::ModelInfo& info) {
   engine::KvHeader h;
@@ -174,7 +166,8 @@ int Main() {
     memcpy_gbs.push_back(warm->bytes /
                          MemcpySeconds(warm->bytes, absl::GetFlag(FLAGS_max_chunk_bytes)) / 1e9);
   }
-  const Stats tr = Summarize(transfer_gbs), mc = Summarize(memcpy_gbs), cs = Summarize(cold_s);
+  const RunStats tr = SummarizeRuns(transfer_gbs), mc = SummarizeRuns(memcpy_gbs),
+                 cs = SummarizeRuns(cold_s);
   std::cout << absl::StrFormat(
       "KV of a %d-token prompt: %.1f MiB in %d-byte chunks (%d layers, %d KV heads, head_dim %d)\n"
       "  gRPC KV transfer (checked, assembled): %.2f GB/s (%.2f-%.2f)\n"

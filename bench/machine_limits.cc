@@ -32,6 +32,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "bench/run_stats.h"
+#include "lib/engine/backend/amx_tile_config.h"
 #include "lib/engine/backend/cpu_kernels.h"
 #include "nlohmann/json.hpp"
 
@@ -47,15 +49,6 @@ namespace {
 
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-Json Summary(std::vector<double> values) {
-  std::vector<double> sorted = values;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted.size() % 2 == 1
-                            ? sorted[sorted.size() / 2]
-                            : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
-  return {{"median", median}, {"min", sorted.front()}, {"max", sorted.back()}, {"runs", values}};
-}
 
 // Sum of [p, p + bytes) as floats, 256 bytes per step in 4 independent vector chains, with
 // the widest loads the CPU has (the result is returned so that the loads cannot be dropped).
@@ -149,23 +142,13 @@ __attribute__((target("avx512f,avx512vnni"))) double VnniOps() {
   return 2.0 * 64 * kChains * kInt8Steps;
 }
 
-// The 64-byte operand of ldtilecfg (palette 1).
-struct TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 __attribute__((target("amx-tile,amx-int8"))) double AmxOps() {
-  alignas(64) TileConfig config;
+  alignas(64) r1serve::engine::TileConfig config;
   for (int t = 0; t < 6; ++t) {  // C0..C3, A, B: 16 rows of 64 bytes each
     config.rows[t] = 16;
     config.colsb[t] = 64;
   }
-  __asm__ volatile("" : : "r"(&config) : "memory");  // keep the stores (see the backend)
-  _tile_loadconfig(&config);
+  r1serve::engine::LoadTileConfig(config);
   alignas(64) int8_t operand[16 * 64];
   std::memset(operand, 1, sizeof(operand));
   _tile_zero(0);
@@ -215,10 +198,12 @@ int main(int argc, char** argv) {
   const int threads = std::max(1, absl::GetFlag(FLAGS_threads));
   const int runs = std::max(1, absl::GetFlag(FLAGS_runs));
   Json result = {{"threads", threads}, {"runs", runs}};
-  result["read_gb_per_s_small_pages"] = Summary(ReadBandwidth(threads, runs, false));
-  result["read_gb_per_s_huge_pages"] = Summary(ReadBandwidth(threads, runs, true));
+  result["read_gb_per_s_small_pages"] =
+      r1serve::bench::RunStatsJson(ReadBandwidth(threads, runs, false));
+  result["read_gb_per_s_huge_pages"] =
+      r1serve::bench::RunStatsJson(ReadBandwidth(threads, runs, true));
 #if R1SERVE_HAVE_OPENBLAS
-  result["sgemm_gflop_per_s"] = Summary(SgemmGflops(threads, runs));
+  result["sgemm_gflop_per_s"] = r1serve::bench::RunStatsJson(SgemmGflops(threads, runs));
 #endif
   const r1serve::engine::CpuKernelLevel level = r1serve::engine::DetectCpuKernelLevel();
   if (level >= r1serve::engine::CpuKernelLevel::kAvx512) {
@@ -227,7 +212,7 @@ int main(int argc, char** argv) {
     for (int run = 0; run < runs; ++run) {
       rates.push_back(OnAllThreads(threads, amx ? &AmxOps : &VnniOps) / 1e9);
     }
-    result["int8_gop_per_s"] = Summary(rates);
+    result["int8_gop_per_s"] = r1serve::bench::RunStatsJson(rates);
     result["int8_instruction"] = amx ? "amx tdpbusd" : "avx512 vpdpbusd";
   }
   const std::string json = result.dump(2) + "\n";

@@ -325,7 +325,7 @@ void SplitRows(ThreadPool& pool, int64_t rows, const Fn& fn) {
 
 void MatMul(ThreadPool& pool, CpuKernelLevel level, const Weight& w, const float* x, int n,
             float* y, const float* bias) {
-  if (w.dtype == DType::kQ8_0 && w.layout == WeightLayout::kQ8_0Groups16) {
+  if (w.layout == WeightLayout::kQ8_0Groups16) {  // Q8_0 by construction
     matmul_kernels::MatMulQ8_0Int8(pool, level, w, x, n, y, bias);
     return;
   }

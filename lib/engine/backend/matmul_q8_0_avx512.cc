@@ -19,6 +19,7 @@
 #include <cstring>
 #include <utility>
 
+#include "lib/engine/backend/amx_tile_config.h"
 #include "lib/engine/backend/matmul_kernels.h"
 #include "lib/engine/backend/q8_0_groups.h"
 
@@ -117,13 +118,14 @@ R1_AVX512 void GemmTile(const int8_t* xq, const float* xd, const int32_t* xs, in
   }
 #pragma GCC unroll 8
   for (int g = 0; g < NG; ++g) {
-    const int columns = std::clamp(valid - g * 16, 0, 16);
+    const int columns =
+        static_cast<int>(std::clamp<int64_t>(valid - g * kGroupRows, 0, kGroupRows));
     const __mmask16 mask = static_cast<__mmask16>((1u << columns) - 1);
     const __m512 b =
-        bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + g * 16) : _mm512_setzero_ps();
+        bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + g * kGroupRows) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int m = 0; m < M; ++m) {
-      _mm512_mask_storeu_ps(y + m * ldy + g * 16, mask, _mm512_add_ps(acc[m][g], b));
+      _mm512_mask_storeu_ps(y + m * ldy + g * kGroupRows, mask, _mm512_add_ps(acc[m][g], b));
     }
   }
 }
@@ -152,15 +154,6 @@ constexpr auto kGemmTiles = MakeGemmTiles(std::make_index_sequence<kTileRows>())
       target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma," \
              "f16c")))
 
-// The 64-byte operand of ldtilecfg (palette 1).
-struct TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};  // bytes per row of each tile
-  uint8_t rows[16] = {};
-};
-
 R1_AMX void ConfigureTiles() {
   alignas(64) TileConfig config;
   for (int set = 0; set < 2; ++set) {
@@ -171,10 +164,7 @@ R1_AMX void ConfigureTiles() {
     config.rows[3 * set + 2] = 8;  // B: 8 (k / 4) x [16 columns][4 bytes]
     config.colsb[3 * set + 2] = 64;
   }
-  // GCC's _tile_loadconfig tells the compiler it reads only the first 8 bytes, which lets it
-  // drop the stores above; the empty asm with a memory clobber keeps them.
-  __asm__ volatile("" : : "r"(&config) : "memory");
-  _tile_loadconfig(&config);
+  LoadTileConfig(config);
 }
 
 // acc[16 x rows] += int32 tile rows [16][16] * w scales * x scale.
@@ -329,11 +319,12 @@ void GemmRowsAvx512(const QuantizedX& x, int row_lo, const std::byte* packed, in
     const int m = std::min(kTileRows, x.n - t);
     for (int64_t g = 0; g < groups; g += 2) {
       const int ng = static_cast<int>(std::min<int64_t>(2, groups - g));
-      const int valid = static_cast<int>(std::min<int64_t>(ng * kGroupRows, count - g * 16));
-      kGemmTiles[m - 1][ng - 1](x.values.data() + t * cols, x.scales.data() + t * blocks,
-                                x.sums.data() + t * blocks, cols, packed + g * group_bytes,
-                                group_bytes, valid, bias != nullptr ? bias + g * 16 : nullptr,
-                                y + t * ldy + g * 16, ldy);
+      const int valid =
+          static_cast<int>(std::min<int64_t>(ng * kGroupRows, count - g * kGroupRows));
+      kGemmTiles[m - 1][ng - 1](
+          x.values.data() + t * cols, x.scales.data() + t * blocks, x.sums.data() + t * blocks,
+          cols, packed + g * group_bytes, group_bytes, valid,
+          bias != nullptr ? bias + g * kGroupRows : nullptr, y + t * ldy + g * kGroupRows, ldy);
     }
   }
 }
