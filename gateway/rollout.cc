@@ -188,10 +188,14 @@ absl::Status RolloutRunner::GenerateRound(const v1::RolloutRequest& request, int
     if (!pieces.ok()) continue;
     std::string so_far;
     uint32_t count = 0;
+    const size_t overlap = std::string_view(kThinkClose).size() - 1;
     for (const std::string& piece : *pieces) {
+      // Only the new piece and the tag's length before it can complete the tag: a search of
+      // the whole text each time would be quadratic in a long reasoning sample.
+      const size_t from = so_far.size() > overlap ? so_far.size() - overlap : 0;
       so_far += piece;
       ++count;
-      if (absl::StrContains(so_far, kThinkClose)) break;
+      if (so_far.find(kThinkClose, from) != std::string::npos) break;
     }
     out.reasoning_tokens[i] = count;
   }
@@ -305,8 +309,7 @@ std::optional<v1::RolloutResponse> RolloutRunner::RunGroup(const v1::RolloutRequ
   const int64_t tokenize_us = Micros(absl::Now() - start);
   out.set_prompt(rendered->prompt());
   *out.mutable_prompt_token_ids() = rendered->token_ids();
-  const std::vector<int32_t> prompt_ids(rendered->token_ids().begin(),
-                                        rendered->token_ids().end());
+  const std::vector<int32_t> prompt_ids(rendered->token_ids().begin(), rendered->token_ids().end());
   const bool starts_in_reasoning = rendered->ends_in_reasoning();
 
   std::optional<rl::RejectionRule> rule;
@@ -324,8 +327,7 @@ std::optional<v1::RolloutResponse> RolloutRunner::RunGroup(const v1::RolloutRequ
   for (bool more = true; more;) {
     Round& round = rounds.emplace_back();
     const int r = static_cast<int>(rounds.size()) - 1;
-    if (absl::Status s =
-            GenerateRound(request, index, r, prompt_ids, starts_in_reasoning, round);
+    if (absl::Status s = GenerateRound(request, index, r, prompt_ids, starts_in_reasoning, round);
         !s.ok()) {
       return stop(s);
     }
@@ -342,7 +344,8 @@ std::optional<v1::RolloutResponse> RolloutRunner::RunGroup(const v1::RolloutRequ
     usage->set_cached_prompt_tokens(usage->cached_prompt_tokens() +
                                     round.usage.cached_prompt_tokens());
     usage->set_completion_tokens(usage->completion_tokens() + round.usage.completion_tokens());
-    for (uint32_t n : round.reasoning_tokens) usage->set_reasoning_tokens(usage->reasoning_tokens() + n);
+    for (uint32_t n : round.reasoning_tokens)
+      usage->set_reasoning_tokens(usage->reasoning_tokens() + n);
     timing->set_queue_us(timing->queue_us() + round.timing.queue_us());
     timing->set_prefill_us(timing->prefill_us() + round.timing.prefill_us());
     timing->set_kv_transfer_us(timing->kv_transfer_us() + round.timing.kv_transfer_us());

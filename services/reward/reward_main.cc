@@ -15,6 +15,7 @@
 #include "lib/rpc/logging.h"
 #include "lib/rpc/server_options.h"
 #include "lib/rpc/service_host.h"
+#include "lib/verify/reward_config_flags.h"
 #include "lib/verify/verifier_version.h"
 #include "services/reward/reward_service.h"
 
@@ -29,10 +30,6 @@ ABSL_FLAG(double, stream_idle_timeout_s, 120,
           "cancel a ScoreStream with nothing in flight that sends nothing for this long");
 ABSL_FLAG(double, default_item_timeout_s, 30,
           "per-item verification timeout when an item sets none (bounded by the call deadline)");
-ABSL_FLAG(double, code_test_timeout_s, 5, "wall-clock limit per code test when a task sets none");
-ABSL_FLAG(int64_t, code_memory_limit_mb, 512, "memory limit of a program when a task sets none");
-ABSL_FLAG(bool, format_partial_credit, false,
-          "FORMAT pays 1/3 per passing check instead of all or nothing");
 
 namespace {
 
@@ -49,8 +46,6 @@ std::string BadFlags() {
   if (!(absl::GetFlag(FLAGS_default_item_timeout_s) > 0)) {
     return "--default_item_timeout_s must be > 0";
   }
-  if (!(absl::GetFlag(FLAGS_code_test_timeout_s) > 0)) return "--code_test_timeout_s must be > 0";
-  if (absl::GetFlag(FLAGS_code_memory_limit_mb) < 1) return "--code_memory_limit_mb must be >= 1";
   return "";
 }
 
@@ -69,13 +64,14 @@ int main(int argc, char** argv) {
     std::cerr << "r1serve-reward: " << bad << "\n";
     return 2;
   }
-  r1serve::verify::RewardConfig config;
-  config.default_item_timeout = absl::Seconds(absl::GetFlag(FLAGS_default_item_timeout_s));
-  config.code_limits.test_timeout = absl::Seconds(absl::GetFlag(FLAGS_code_test_timeout_s));
-  config.code_limits.cpu_time = config.code_limits.test_timeout;
-  config.code_limits.memory_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_code_memory_limit_mb))
-                                    << 20;
-  config.format.partial_credit = absl::GetFlag(FLAGS_format_partial_credit);
+  // --code_test_timeout_s, --code_memory_limit_mb, --format_partial_credit: shared with
+  // r1serve-score (reward_config_flags.h).
+  absl::StatusOr<r1serve::verify::RewardConfig> config = r1serve::verify::RewardConfigFromFlags(
+      absl::Seconds(absl::GetFlag(FLAGS_default_item_timeout_s)));
+  if (!config.ok()) {
+    std::cerr << "r1serve-reward: " << config.status().message() << "\n";
+    return 2;
+  }
   r1serve::services::RewardServiceLimits limits{
       .max_items_per_request = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_items_per_request)),
       .worker_threads = absl::GetFlag(FLAGS_worker_threads),
@@ -84,7 +80,7 @@ int main(int argc, char** argv) {
       .stream_idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_stream_idle_timeout_s))};
 
   r1serve::rpc::ServiceHost host("reward", *options);
-  r1serve::services::RewardService service(&host, config, limits);
+  r1serve::services::RewardService service(&host, *config, limits);
   host.AddService(&service);
   if (absl::Status started = host.Start(); !started.ok()) {
     std::cerr << "r1serve-reward: " << started.message() << "\n";
@@ -92,7 +88,7 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::string> languages = r1serve::verify::SupportedCodeLanguages();
   R1_LOG(kInfo, "reward") << r1serve::verify::kVerifierVersion << ", config "
-                          << r1serve::verify::ConfigHash(config) << ", code languages: "
+                          << r1serve::verify::ConfigHash(*config) << ", code languages: "
                           << (languages.empty() ? "none (sandbox unavailable)"
                                                 : absl::StrJoin(languages, ", "));
   host.SetServing(true);

@@ -72,13 +72,11 @@ struct Outcome {
   std::vector<double> itl_s;
 };
 
-Outcome RunOne(v1::Gateway::Stub& stub, const v1::GatewayGenerateRequest& request,
-               const std::string& auth_token) {
+Outcome RunOne(v1::Gateway::Stub& stub, const v1::GatewayGenerateRequest& request) {
   Outcome out;
   grpc::ClientContext context;
   context.set_deadline(
       absl::ToChronoTime(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_s))));
-  if (!auth_token.empty()) context.AddMetadata("authorization", "Bearer " + auth_token);
   const absl::Time start = absl::Now();
   absl::Time last = start;
   auto reader = stub.Generate(&context, request);
@@ -161,6 +159,7 @@ int Main() {
   for (int i = 0; i < total; ++i) gaps.push_back(rate > 0 ? NextArrivalGap(rate, rng) : 0);
 
   rpc::ChannelOptions channel_options;
+  channel_options.auth_token = absl::GetFlag(FLAGS_auth_token);  // on every call, checked
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       rpc::CreateChannel(target, channel_options);
   if (!channel.ok()) {
@@ -172,8 +171,7 @@ int Main() {
     return 1;
   }
   auto stub = v1::Gateway::NewStub(*channel);
-  const std::string token = absl::GetFlag(FLAGS_auth_token);
-  for (int i = 0; i < warmup; ++i) RunOne(*stub, plan[i].request, token);
+  for (int i = 0; i < warmup; ++i) RunOne(*stub, plan[i].request);
 
   std::vector<Outcome> outcomes(total);
   const absl::Time start = absl::Now();
@@ -183,8 +181,7 @@ int Main() {
     for (int i = 0; i < total; ++i) {
       next += absl::Seconds(gaps[i]);
       absl::SleepFor(next - absl::Now());
-      threads.emplace_back(
-          [&, i] { outcomes[i] = RunOne(*stub, plan[warmup + i].request, token); });
+      threads.emplace_back([&, i] { outcomes[i] = RunOne(*stub, plan[warmup + i].request); });
     }
     for (std::thread& t : threads) t.join();
   } else {
@@ -193,7 +190,7 @@ int Main() {
     for (int c = 0; c < concurrency; ++c) {
       clients.emplace_back([&] {
         for (int i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
-          outcomes[i] = RunOne(*stub, plan[warmup + i].request, token);
+          outcomes[i] = RunOne(*stub, plan[warmup + i].request);
         }
       });
     }

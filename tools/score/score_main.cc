@@ -22,6 +22,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "lib/verify/reward_config_flags.h"
 #include "lib/verify/reward_scorer.h"
 #include "tools/score/score_jsonl.h"
 
@@ -32,10 +33,6 @@ ABSL_FLAG(bool, starts_in_reasoning, false,
           "default of items without \"starts_in_reasoning\": the prompt ended inside <think> "
           "(R1's chat template), so responses hold </think> but no <think>");
 ABSL_FLAG(double, item_timeout_s, 30, "per-item verification timeout");
-ABSL_FLAG(double, code_test_timeout_s, 5, "wall-clock limit per code test when a line sets none");
-ABSL_FLAG(int64_t, code_memory_limit_mb, 512, "memory limit of a program");
-ABSL_FLAG(bool, format_partial_credit, false,
-          "FORMAT pays 1/3 per passing check instead of all or nothing");
 
 namespace {
 
@@ -73,8 +70,6 @@ void ScoreChunk(const RewardScorer& scorer, std::vector<Line>& chunk, int thread
 
 std::string BadFlags() {
   if (!(absl::GetFlag(FLAGS_item_timeout_s) > 0)) return "--item_timeout_s must be > 0";
-  if (!(absl::GetFlag(FLAGS_code_test_timeout_s) > 0)) return "--code_test_timeout_s must be > 0";
-  if (absl::GetFlag(FLAGS_code_memory_limit_mb) < 1) return "--code_memory_limit_mb must be >= 1";
   if (absl::GetFlag(FLAGS_threads) < 0) return "--threads must be >= 0";
   return "";
 }
@@ -89,14 +84,15 @@ int main(int argc, char** argv) {
     std::cerr << "r1serve-score: " << bad << "\n";
     return 2;
   }
-  r1serve::verify::RewardConfig config;
-  config.default_item_timeout = absl::Seconds(absl::GetFlag(FLAGS_item_timeout_s));
-  config.code_limits.test_timeout = absl::Seconds(absl::GetFlag(FLAGS_code_test_timeout_s));
-  config.code_limits.cpu_time = config.code_limits.test_timeout;
-  config.code_limits.memory_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_code_memory_limit_mb))
-                                    << 20;
-  config.format.partial_credit = absl::GetFlag(FLAGS_format_partial_credit);
-  const RewardScorer scorer(config);
+  // --code_test_timeout_s, --code_memory_limit_mb, --format_partial_credit: shared with
+  // r1serve-reward (reward_config_flags.h).
+  absl::StatusOr<r1serve::verify::RewardConfig> config =
+      r1serve::verify::RewardConfigFromFlags(absl::Seconds(absl::GetFlag(FLAGS_item_timeout_s)));
+  if (!config.ok()) {
+    std::cerr << "r1serve-score: " << config.status().message() << "\n";
+    return 2;
+  }
+  const RewardScorer scorer(*config);
 
   std::ifstream input_file;
   const std::string input_path = absl::GetFlag(FLAGS_input);
