@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "lib/base/sha256.h"
 #include "lib/verify/verifier_version.h"
@@ -58,9 +59,17 @@ nlohmann::json SpecJson(const RewardSpec& spec) {
 
 std::string ConfigHash(const RewardConfig& config) { return Sha256Hex(ConfigJson(config).dump()); }
 
+std::string ConfigJsonText(const RewardConfig& config) { return ConfigJson(config).dump(); }
+
 std::string ScoreConfigHash(const RewardConfig& config, const RewardSpec& spec) {
-  const nlohmann::json both = {{"config", ConfigJson(config)}, {"spec", SpecJson(spec)}};
-  return Sha256Hex(both.dump());
+  return ScoreConfigHash(ConfigJsonText(config), spec);
+}
+
+std::string ScoreConfigHash(absl::string_view config_json_text, const RewardSpec& spec) {
+  // Byte for byte the dump of {"config": ..., "spec": ...} (keys in sorted order, no spaces):
+  // the hashes results have always carried.
+  return Sha256Hex(
+      absl::StrCat("{\"config\":", config_json_text, ",\"spec\":", SpecJson(spec).dump(), "}"));
 }
 
 }  // namespace r1serve::verify

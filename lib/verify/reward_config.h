@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "lib/verify/format_verifier.h"
 #include "lib/verify/math/math_verifier_options.h"
@@ -37,5 +38,10 @@ std::string ConfigHash(const RewardConfig& config);
 
 // Lowercase hex SHA-256 of the configuration and an effective spec.
 std::string ScoreConfigHash(const RewardConfig& config, const RewardSpec& spec);
+
+// The same hash from the configuration's canonical JSON text (ConfigJsonText), for a scorer
+// that hashes every item against one configuration: the configuration is serialised once.
+std::string ConfigJsonText(const RewardConfig& config);
+std::string ScoreConfigHash(absl::string_view config_json_text, const RewardSpec& spec);
 
 }  // namespace r1serve::verify

@@ -127,7 +127,9 @@ ComponentOutcome ScoreComponent(RewardComponent component, const RewardItem& ite
 }  // namespace
 
 RewardScorer::RewardScorer(RewardConfig config)
-    : config_(std::move(config)), config_hash_(ConfigHash(config_)) {}
+    : config_(std::move(config)),
+      config_hash_(ConfigHash(config_)),
+      config_json_text_(ConfigJsonText(config_)) {}
 
 RewardResult RewardScorer::ErrorResult(std::string id, absl::Status error) const {
   RewardResult result;
@@ -169,7 +171,7 @@ RewardResult RewardScorer::Score(const RewardItem& item, absl::Time call_deadlin
 absl::Status RewardScorer::ScoreInto(const RewardItem& item, absl::Time deadline,
                                      RewardResult& result) const {
   ASSIGN_OR_RETURN(PreparedItem prepared, Prepare(item, config_));
-  result.config_hash = ScoreConfigHash(config_, prepared.spec);
+  result.config_hash = ScoreConfigHash(config_json_text_, prepared.spec);
   const ResponseShape shape = ParseResponseShape(item.response, item.starts_in_reasoning);
   bool verdict_taken = false;
   bool timed_out = false;

@@ -50,6 +50,7 @@ class RewardScorer {
 
   const RewardConfig config_;
   const std::string config_hash_;
+  const std::string config_json_text_;  // ConfigJsonText(config_), hashed with every item's spec
 };
 
 }  // namespace r1serve::verify
