@@ -3,7 +3,7 @@
 // backend (HIP next) is tested against, op by op (backend_ops_test.cc).
 //
 //   std::unique_ptr<Backend> backend = CreateCpuBackend({.num_threads = 2});
-//   ASSIGN_OR_RETURN(Weight wq, backend->UploadWeight(model.layer(0).wq));
+//   ASSIGN_OR_RETURN(Weight wq, backend->UploadWeight(*model.layer(0).wq, WeightUse::kMatMul));
 //   ASSIGN_OR_RETURN(DeviceBuffer x, backend->Allocate(tokens * hidden * sizeof(float)));
 //   backend->MatMul(wq, x.f32(), tokens, q.f32(), /*bias=*/nullptr);
 //
@@ -52,6 +52,12 @@ class DeviceBuffer {
   void* data_ = nullptr;
   size_t bytes_ = 0;
   std::shared_ptr<void> owner_;  // releases the memory when the last copy goes
+};
+
+// What a weight is uploaded for, so that a backend may lay it out for that use.
+enum class WeightUse : uint8_t {
+  kMatMul,  // MatMul's w (a tied embedding table too: also read by Embed)
+  kLookup,  // read by Embed, RmsNorm or as a bias only
 };
 
 // How a weight's bytes are arranged.
@@ -119,7 +125,7 @@ class Backend {
   virtual void Synchronize() = 0;
 
   // A weight for the kernels: F32/F16/BF16/Q8_0 1-D or 2-D tensors.
-  virtual absl::StatusOr<Weight> UploadWeight(const TensorView& tensor) = 0;
+  virtual absl::StatusOr<Weight> UploadWeight(const TensorView& tensor, WeightUse use) = 0;
 
   // ---- KV cache (one per backend instance).
   virtual absl::Status AllocateKvCache(const KvCacheSpec& spec) = 0;

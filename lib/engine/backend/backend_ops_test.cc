@@ -48,7 +48,7 @@ HostWeight MakeWeight(Backend& backend, std::mt19937& rng, DType dtype, int64_t 
   w.view.shape = vector ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols};
   w.view.data = w.bytes.data();
   w.view.size_bytes = static_cast<int64_t>(w.bytes.size());
-  auto uploaded = backend.UploadWeight(w.view);
+  auto uploaded = backend.UploadWeight(w.view, WeightUse::kMatMul);
   EXPECT_TRUE(uploaded.ok()) << uploaded.status();
   w.weight = *uploaded;
   w.row_major = w.weight;
@@ -118,7 +118,12 @@ TEST_P(BackendOpsTest, UploadPacksQ8_0MatricesAtAvx512) {
       }
     }
   }
-  // Vectors and other dtypes are used where they lie.
+  // Lookup tables (an untied embedding), vectors and other dtypes are used where they lie.
+  HostWeight table = MakeWeight(*backend_, rng_, DType::kQ8_0, 20, 64);
+  absl::StatusOr<Weight> lookup = backend_->UploadWeight(table.view, WeightUse::kLookup);
+  ASSERT_TRUE(lookup.ok()) << lookup.status();
+  EXPECT_EQ(lookup->layout, WeightLayout::kRowMajor);
+  EXPECT_EQ(lookup->data, table.bytes.data());
   HostWeight vector = MakeWeight(*backend_, rng_, DType::kQ8_0, 1, 64, /*vector=*/true);
   EXPECT_EQ(vector.weight.layout, WeightLayout::kRowMajor);
   HostWeight f16 = MakeWeight(*backend_, rng_, DType::kF16, 20, 64);
@@ -669,7 +674,7 @@ TEST_P(BackendOpsTest, RejectsBadKvSpecAndWeights) {
   bad.name = "bad";
   bad.dtype = DType::kQ8_0;
   bad.shape = {2, 40};  // not a multiple of 32
-  EXPECT_FALSE(backend_->UploadWeight(bad).ok());
+  EXPECT_FALSE(backend_->UploadWeight(bad, WeightUse::kMatMul).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, BackendOpsTest,

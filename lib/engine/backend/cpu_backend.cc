@@ -68,7 +68,7 @@ void CpuBackend::CopyToHost(void* dst, const DeviceBuffer& src, size_t offset, s
   std::memcpy(dst, static_cast<const std::byte*>(src.data()) + offset, bytes);
 }
 
-absl::StatusOr<Weight> CpuBackend::UploadWeight(const TensorView& tensor) {
+absl::StatusOr<Weight> CpuBackend::UploadWeight(const TensorView& tensor, WeightUse use) {
   if (tensor.shape.empty() || tensor.shape.size() > 2) {
     return absl::InvalidArgumentError(absl::StrCat("cpu backend: weight ", tensor.name,
                                                    " has shape ", ShapeText(tensor.shape),
@@ -85,9 +85,10 @@ absl::StatusOr<Weight> CpuBackend::UploadWeight(const TensorView& tensor) {
   weight.rows = tensor.rows();
   weight.cols = tensor.cols();
   weight.data = tensor.data;
-  // Q8_0 matrices go into the groups layout of the AVX-512 kernels (q8_0_groups.h says why);
-  // everything else is used where it lies.
-  if (tensor.dtype == DType::kQ8_0 && tensor.shape.size() == 2 &&
+  // Q8_0 matrices for MatMul go into the groups layout of the AVX-512 kernels (q8_0_groups.h
+  // says why); everything else is used where it lies (an untied embedding table: Embed reads one
+  // row per token, and the file's pages need not become resident).
+  if (use == WeightUse::kMatMul && tensor.dtype == DType::kQ8_0 && tensor.shape.size() == 2 &&
       level_ >= CpuKernelLevel::kAvx512) {
     return PackQ8_0Groups(pool_, weight);
   }

@@ -46,7 +46,7 @@ class CpuBackend final : public Backend {
   void CopyToHost(void* dst, const DeviceBuffer& src, size_t offset, size_t bytes) override;
   void Synchronize() override {}
 
-  absl::StatusOr<Weight> UploadWeight(const TensorView& tensor) override;
+  absl::StatusOr<Weight> UploadWeight(const TensorView& tensor, WeightUse use) override;
 
   absl::Status AllocateKvCache(const KvCacheSpec& spec) override;
   const KvCacheSpec& kv_spec() const override { return kv_spec_; }

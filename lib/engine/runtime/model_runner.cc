@@ -41,14 +41,17 @@ ModelRunner::ModelRunner(const Model& model, Backend* backend, const ModelRunner
 absl::Status ModelRunner::UploadWeights() {
   // A backend that copies a weight (a GPU's device memory, the CPU's packed Q8_0) no longer
   // reads the file's bytes: their pages leave the resident set.
-  const auto upload = [this](const TensorView& tensor) -> absl::StatusOr<Weight> {
-    ASSIGN_OR_RETURN(Weight weight, backend_->UploadWeight(tensor));
+  const auto upload = [this](const TensorView& tensor,
+                             WeightUse use = WeightUse::kMatMul) -> absl::StatusOr<Weight> {
+    ASSIGN_OR_RETURN(Weight weight, backend_->UploadWeight(tensor, use));
     if (weight.owner != nullptr) model_.ReleaseTensorPages(tensor);
     return weight;
   };
-  ASSIGN_OR_RETURN(token_embd_, upload(model_.token_embd()));
-  ASSIGN_OR_RETURN(output_norm_, upload(model_.output_norm()));
-  if (&model_.output() == &model_.token_embd()) {
+  const bool tied = &model_.output() == &model_.token_embd();
+  ASSIGN_OR_RETURN(token_embd_,
+                   upload(model_.token_embd(), tied ? WeightUse::kMatMul : WeightUse::kLookup));
+  ASSIGN_OR_RETURN(output_norm_, upload(model_.output_norm(), WeightUse::kLookup));
+  if (tied) {
     output_ = token_embd_;  // tied: one copy on a device, not two
   } else {
     ASSIGN_OR_RETURN(output_, upload(model_.output()));
@@ -57,20 +60,20 @@ absl::Status ModelRunner::UploadWeights() {
   for (int64_t l = 0; l < config_.num_layers; ++l) {
     const engine::LayerWeights& in = model_.layer(l);
     LayerWeights& w = layers_[static_cast<size_t>(l)];
-    ASSIGN_OR_RETURN(w.attn_norm, upload(*in.attn_norm));
+    ASSIGN_OR_RETURN(w.attn_norm, upload(*in.attn_norm, WeightUse::kLookup));
     ASSIGN_OR_RETURN(w.wq, upload(*in.wq));
     ASSIGN_OR_RETURN(w.wk, upload(*in.wk));
     ASSIGN_OR_RETURN(w.wv, upload(*in.wv));
     ASSIGN_OR_RETURN(w.wo, upload(*in.wo));
-    ASSIGN_OR_RETURN(w.ffn_norm, upload(*in.ffn_norm));
+    ASSIGN_OR_RETURN(w.ffn_norm, upload(*in.ffn_norm, WeightUse::kLookup));
     ASSIGN_OR_RETURN(w.w_gate, upload(*in.w_gate));
     ASSIGN_OR_RETURN(w.w_up, upload(*in.w_up));
     ASSIGN_OR_RETURN(w.w_down, upload(*in.w_down));
     w.has_bias = in.bq != nullptr;
     if (w.has_bias) {
-      ASSIGN_OR_RETURN(w.bq, upload(*in.bq));
-      ASSIGN_OR_RETURN(w.bk, upload(*in.bk));
-      ASSIGN_OR_RETURN(w.bv, upload(*in.bv));
+      ASSIGN_OR_RETURN(w.bq, upload(*in.bq, WeightUse::kLookup));
+      ASSIGN_OR_RETURN(w.bk, upload(*in.bk, WeightUse::kLookup));
+      ASSIGN_OR_RETURN(w.bv, upload(*in.bv, WeightUse::kLookup));
     }
   }
   return absl::OkStatus();
