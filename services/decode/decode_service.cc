@@ -63,8 +63,8 @@ absl::Status PrefillCallError(const grpc::Status& status, const std::string& end
   absl::StatusCode code = static_cast<absl::StatusCode>(status.error_code());
   // A prefill instance shutting down cancels its calls: for us it is unavailable.
   if (code == absl::StatusCode::kCancelled) code = absl::StatusCode::kUnavailable;
-  return absl::Status(code, absl::StrCat("prefill instance ", endpoint, ": ",
-                                         status.error_message()));
+  return absl::Status(code,
+                      absl::StrCat("prefill instance ", endpoint, ": ", status.error_message()));
 }
 
 void AddLogprob(const engine::SamplingParams& params, const engine::TokenEvent& e,
@@ -81,30 +81,24 @@ DecodeService::DecodeService(rpc::ServiceHost* host, ServedEngine* served, Engin
       served_(served),
       metrics_(metrics),
       counters_(counters),
-      options_(std::move(options)),
-      load_poller_([this] { PollLoad(); }) {}
+      options_(std::move(options)) {
+  // The engine's free blocks as of every loop iteration: the step that takes an import's KV
+  // into its blocks reports them used right after the reservation is released.
+  served_->loop->SetLoadObserver([this](const engine::EngineLoad& load) {
+    reservations_.SetAvailable(load.scheduler.kv.available_blocks());
+    PublishWaiting();
+  });
+}
 
 DecodeService::~DecodeService() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;  // no more reservations start from the poller
-  }
-  stop_cv_.notify_all();
-  load_poller_.join();
+  served_->loop->SetLoadObserver(nullptr);  // no more reservations start from the engine's load
   std::unique_lock lock(mu_);
   pulls_done_.wait(lock, [this] { return pulls_running_ == 0; });
 }
 
-void DecodeService::PollLoad() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    reservations_.SetAvailable(served_->loop->Load().scheduler.kv.available_blocks());
-    // Its own counter: with role both, prefill counts its queue in queued_requests.
-    counters_->waiting_for_kv.store(static_cast<uint32_t>(reservations_.waiting()));
-    lock.lock();
-    stop_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; });
-  }
+void DecodeService::PublishWaiting() {
+  // Its own counter: with role both, prefill counts its queue in queued_requests.
+  counters_->waiting_for_kv.store(static_cast<uint32_t>(reservations_.waiting()));
 }
 
 void DecodeService::ReleaseReservation(Call& call) {
@@ -114,6 +108,7 @@ void DecodeService::ReleaseReservation(Call& call) {
     ticket = std::exchange(call.reservation, 0);
   }
   if (ticket != 0) reservations_.Release(ticket);
+  PublishWaiting();
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* DecodeService::Generate(
@@ -195,6 +190,7 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* DecodeService::Generate(
     }).detach();
   };
   const uint64_t ticket = reservations_.Acquire(blocks, start_pull);
+  PublishWaiting();
   bool cancelled;
   {
     std::lock_guard lock(call->mu);
@@ -371,8 +367,8 @@ void DecodeService::Submit(const std::shared_ptr<Call>& call,
         delta.set_stop_string(c.params.stop[static_cast<size_t>(e.stop_index)]);
       }
       if (e.finish == engine::FinishReason::kError) {
-        delta.mutable_error()->set_code(static_cast<int32_t>(
-            e.error.ok() ? absl::StatusCode::kInternal : e.error.code()));
+        delta.mutable_error()->set_code(
+            static_cast<int32_t>(e.error.ok() ? absl::StatusCode::kInternal : e.error.code()));
         delta.mutable_error()->set_message(std::string(e.error.message()));
       }
       if (c.prefill_endpoint.empty()) {
@@ -394,7 +390,8 @@ void DecodeService::Submit(const std::shared_ptr<Call>& call,
     v1::TimingBreakdown* timing = last.mutable_timing();
     *timing = c.timing;
     if (c.first_token_at.has_value()) {
-      timing->set_decode_us(Micros(std::max(c.last_token_at, *c.first_token_at) - *c.first_token_at));
+      timing->set_decode_us(
+          Micros(std::max(c.last_token_at, *c.first_token_at) - *c.first_token_at));
     }
     timing->set_total_us(Micros(now - c.received));
     c.sender.Send(std::move(last));

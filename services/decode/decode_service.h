@@ -28,14 +28,14 @@
 #include "lib/rpc/service_host.h"
 #include "r1serve/v1/decode.grpc.pb.h"
 #include "r1serve/v1/prefill.grpc.pb.h"
-#include "services/engine_common/engine_metrics.h"
 #include "services/decode/kv_reservations.h"
+#include "services/engine_common/engine_metrics.h"
 #include "services/engine_common/served_engine.h"
 
 namespace r1serve::services {
 
 struct DecodeOptions {
-  v1::Role role = v1::ROLE_DECODE;  // ROLE_BOTH may prefill locally
+  v1::Role role = v1::ROLE_DECODE;      // ROLE_BOTH may prefill locally
   rpc::ChannelOptions prefill_channel;  // to prefill instances (message size, TLS, token)
   // Bounds the Prefill call's wait in prefill's queue (PrefillRequest.queue_timeout_us), so a
   // busy prefill instance fails fast and the gateway retries elsewhere; 0: no bound.
@@ -55,8 +55,7 @@ class DecodeService final : public v1::DecodeService::CallbackService {
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
   grpc::ServerUnaryReactor* Load(grpc::CallbackServerContext* context,
-                                 const v1::LoadRequest* request,
-                                 v1::LoadReport* response) override;
+                                 const v1::LoadRequest* request, v1::LoadReport* response) override;
 
   struct Call;
 
@@ -71,8 +70,8 @@ class DecodeService final : public v1::DecodeService::CallbackService {
   void Fail(Call& call, const absl::Status& status);
   // Gives back the call's KV reservation (or its place in the queue), once.
   void ReleaseReservation(Call& call);
-  // Feeds the engine's available blocks to the reservations every few milliseconds.
-  void PollLoad();
+  // The reservation queue's length, for the load report (role both: prefill has its own).
+  void PublishWaiting();
 
   rpc::ServiceHost* const host_;
   ServedEngine* const served_;
@@ -86,9 +85,6 @@ class DecodeService final : public v1::DecodeService::CallbackService {
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   int pulls_running_ = 0;
   std::condition_variable pulls_done_;
-  bool stopping_ = false;
-  std::condition_variable stop_cv_;
-  std::thread load_poller_;
 };
 
 }  // namespace r1serve::services

@@ -8,7 +8,7 @@
 //   reservations.Acquire(blocks, [=](uint64_t ticket) { StartPull(ticket); });  // now or later
 //   reservations.Cancel(ticket);            // the caller went away while waiting
 //   reservations.Release(ticket);           // the import is in the engine's blocks
-//   reservations.SetAvailable(load.free);   // every few milliseconds, from the engine's load
+//   reservations.SetAvailable(load.free);   // after every engine step, from its load
 //
 // Pure logic, no engine: start callbacks run on the thread of the call that made room (Acquire,
 // Release or SetAvailable), outside the lock.

@@ -134,12 +134,27 @@ void EngineLoop::Run() {
       hashes = engine_->CachedBlockHashes(kMaxPublishedBlockHashes);
       hashes_refreshed_ = now;
     }
-    std::lock_guard lock(mu_);
-    load_ = engine_->Load();
-    if (hashes.has_value()) block_hashes_ = *std::move(hashes);
-    has_work_ = !engine_failed_ && engine_->HasWork();
-    if (stopping && !has_work_ && adds_.empty() && cancels_.empty()) return;
+    const EngineLoad load = engine_->Load();
+    bool done;
+    {
+      std::lock_guard lock(mu_);
+      load_ = load;
+      if (hashes.has_value()) block_hashes_ = *std::move(hashes);
+      has_work_ = !engine_failed_ && engine_->HasWork();
+      done = stopping && !has_work_ && adds_.empty() && cancels_.empty();
+    }
+    {
+      std::lock_guard lock(observer_mu_);
+      if (observer_) observer_(load);
+    }
+    if (done) return;
   }
+}
+
+void EngineLoop::SetLoadObserver(std::function<void(const EngineLoad&)> observer) {
+  std::lock_guard lock(observer_mu_);
+  observer_ = std::move(observer);
+  if (observer_) observer_(Load());
 }
 
 void EngineLoop::Dispatch(std::vector<TokenEvent> events) {

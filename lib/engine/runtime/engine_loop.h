@@ -60,6 +60,12 @@ class EngineLoop {
 
   // As of the end of the last step.
   EngineLoad Load() const;
+  // Calls `observer` with the load at the end of every loop iteration (after each step, and
+  // after each batch of submits and cancels), on the loop thread, and once at once on the
+  // calling thread: for a caller that must track the engine's free KV blocks without polling.
+  // nullptr removes it; the call returns after any observer call in progress. The observer must
+  // be quick and must not call SetLoadObserver.
+  void SetLoadObserver(std::function<void(const EngineLoad&)> observer);
   // The prefix cache's routing hashes (PrefixCacheSummary.block_hashes), most recently used
   // first, at most min(max_hashes, kMaxPublishedBlockHashes); refreshed every
   // kBlockHashesRefresh while the loop is busy and whenever it goes idle.
@@ -103,6 +109,10 @@ class EngineLoop {
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   EngineLoad load_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> block_hashes_ ABSL_GUARDED_BY(mu_);
+
+  // Held while the observer runs, so that removing it waits for a call in progress.
+  std::mutex observer_mu_;
+  std::function<void(const EngineLoad&)> observer_ ABSL_GUARDED_BY(observer_mu_);
 
   // Loop thread only.
   absl::flat_hash_map<RequestId, Sink> sinks_;

@@ -5,6 +5,7 @@
 #include "lib/engine/runtime/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -266,8 +267,8 @@ TEST_F(EngineTest, StreamedKvEqualsTheSnapshot) {
       options.kv_sink_max_blocks = max_blocks;
       options.kv_sink = [&](KvLayerBlocks b) {
         if (max_blocks > 0) {
-        EXPECT_LE(b.num_blocks, max_blocks);
-      }
+          EXPECT_LE(b.num_blocks, max_blocks);
+        }
         if (steps_with_kv.insert(step).second) last_layer = -1;
         EXPECT_GE(b.layer, last_layer) << "layers in order within a step";
         last_layer = b.layer;
@@ -442,6 +443,49 @@ TEST_F(EngineTest, LoopServesSubmittersOnOtherThreads) {
   EXPECT_EQ(finish[endless], FinishReason::kCancelled);
   EXPECT_EQ(loop.Submit(Prompt(3, 1), Greedy(2), {}, sink).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+// The load observer sees the load at once, then after every step: the KV blocks a request
+// holds while it runs and gives back when it ends; removing it stops the calls.
+TEST_F(EngineTest, LoadObserverFollowsEveryStep) {
+  EngineLoop loop(NewEngine());
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<int64_t> used;  // kv used_blocks of every call
+  loop.SetLoadObserver([&](const EngineLoad& load) {
+    {
+      std::lock_guard lock(mu);
+      used.push_back(load.scheduler.kv.used_blocks);
+    }
+    changed.notify_all();
+  });
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(used.size(), 1u) << "called once at once";
+    EXPECT_EQ(used[0], 0);
+  }
+  std::atomic<bool> done{false};
+  ASSERT_TRUE(loop.Submit(Prompt(40, 2), Greedy(8), {},
+                          [&](TokenEvent e) {
+                            if (e.request_done) done = true;
+                          })
+                  .ok());
+  {
+    std::unique_lock lock(mu);
+    changed.wait(lock, [&] { return done && !used.empty() && used.back() == 0; });
+    EXPECT_GT(*std::max_element(used.begin(), used.end()), 0) << "blocks held while running";
+    EXPECT_GE(used.size(), 8u) << "a call per step";
+  }
+  loop.SetLoadObserver(nullptr);
+  size_t calls;
+  {
+    std::lock_guard lock(mu);
+    calls = used.size();
+  }
+  ASSERT_TRUE(loop.Submit(Prompt(10, 3), Greedy(4), {}, [](TokenEvent) {}).ok());
+  loop.Shutdown();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(used.size(), calls) << "no calls once removed";
 }
 
 TEST_F(EngineTest, ShutdownEndsRunningRequests) {
